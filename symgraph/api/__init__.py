@@ -1,0 +1,9 @@
+"""The user functions, grouped by family; `symgraph/__init__.py` re-exports them."""
+
+from symgraph.api.base import (as_variable, constant, matrix, operands, scalar, shared,
+                               tensor, vector)
+from symgraph.api.creation import broadcast_like, full_like, ones_like, zeros_like
+from symgraph.api.math import *  # noqa: F401,F403 (the elementwise functions)
+from symgraph.api.math import abs, round  # noqa: F401 (shadowing builtins on purpose)
+from symgraph.api.reduce import sum  # noqa: F401
+from symgraph.api.shape import expand_dims, shape, squeeze

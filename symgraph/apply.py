@@ -1,0 +1,33 @@
+"""apply(op, *args): the one dispatch point between ops and values.
+
+Symbolic arguments build a Node whose type the op infers now, so shape and dtype errors
+surface where the user wrote the expression; eager tensors compute at once and are recorded
+on the tape (see `symgraph.eager`). Mixing the two is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from symgraph.errors import SymgraphError, with_origin
+from symgraph.graph import Node, user_origin
+from symgraph.ops.base import Op
+
+
+def apply(op: Op, *args: Any) -> Any:
+    """Apply `op` to symbolic nodes (build a node) or eager tensors (compute now)."""
+    if all(isinstance(a, Node) for a in args):
+        try:
+            node_type = op.infer(*(a.type for a in args))
+        except SymgraphError as error:
+            raise with_origin(error, user_origin()) from None
+        return Node(op, args, node_type, origin=user_origin())
+    if any(isinstance(a, Node) for a in args):
+        kinds = ", ".join(type(a).__name__ for a in args)
+        raise SymgraphError(
+            f"{op.name}: cannot mix symbolic variables and eager tensors ({kinds}); "
+            "use sg.jit to compile eager code, or .numpy() to pass an eager value as data"
+        )
+    from symgraph.eager import apply_eager
+
+    return apply_eager(op, args)

@@ -1,0 +1,201 @@
+"""function(): from symbolic outputs to one fast callable.
+
+The pipeline, in order:
+
+    graph   = Graph(inputs, outputs + update values), givens substituted
+    graph   = optimize(graph)            # the passes in PASSES, one per line, in order
+    runner  = backend.lower(graph)       # generated code (numba), kernels (cuda), or the
+                                         # reference interpreter (python)
+    Function(graph, runner)              # input checks, shared variables, atomic updates
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from symgraph import printing
+from symgraph.api.base import as_variable, operands
+from symgraph.config import config
+from symgraph.dtypes import can_cast, is_python_scalar
+from symgraph.errors import DTypeError, ShapeError, SymgraphError
+from symgraph.graph import Graph, Input, Node, SharedVariable, leaves, substitute
+
+Pass = Callable[[Graph], Graph]
+
+# The optimizer's passes, in the order they run (see symgraph/rewrite/).
+PASSES: list[Pass] = []
+
+
+def optimize(graph: Graph, passes: Sequence[Pass] | None = None) -> Graph:
+    """Run each pass in order; SYMGRAPH_DEBUG>=2 prints the graph after each."""
+    for rewrite_pass in PASSES if passes is None else passes:
+        graph = rewrite_pass(graph)
+        if config.debug >= 2:
+            print(f"== after {rewrite_pass.__name__} ({len(graph)} nodes)\n{graph}\n")
+    return graph
+
+
+def _as_list(value: Any) -> tuple[list[Any], bool]:
+    if isinstance(value, (list, tuple)):
+        return list(value), False
+    return [value], True
+
+
+def _check_updates(updates: Any) -> list[tuple[SharedVariable, Node]]:
+    pairs = list(updates.items()) if isinstance(updates, dict) else list(updates or [])
+    checked = []
+    for target, value in pairs:
+        if not isinstance(target, SharedVariable):
+            raise SymgraphError(f"updates: {target!r} is not a shared variable; only "
+                                "sg.shared variables can be updated")
+        (value,) = operands(value) if is_python_scalar(value) else (as_variable(value),)
+        if value.dtype != target.dtype:
+            if not can_cast(value.dtype, target.dtype):
+                raise DTypeError(
+                    f"updates: shared {target.name or '<unnamed>'} is {target.dtype} but its "
+                    f"update is {value.type}; cast the update with .astype('{target.dtype}')")
+            value = value.astype(target.dtype)
+        if value.ndim != target.ndim:
+            raise ShapeError(f"updates: shared {target.name or '<unnamed>'} is {target.ndim}-d "
+                             f"but its update is {value.type}")
+        checked.append((target, value))
+    if len({id(t) for t, _ in checked}) != len(checked):
+        raise SymgraphError("updates: a shared variable is updated twice")
+    return checked
+
+
+def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
+             givens: Any = None, backend: str | None = None, optimize: bool = True,
+             name: str | None = None) -> Function:
+    """Compile `outputs` as a function of `inputs`.
+
+    updates: pairs `(shared, new_value)` applied together after each successful call (every
+    right side reads the values from before the call). givens: `{variable: replacement}`
+    substituted before compiling. backend: "numba" | "cuda" | "python" (default
+    `sg.config.backend`). optimize=False compiles the graph as written.
+    """
+    from backends import get as get_backend
+
+    inputs = list(inputs)
+    for i, node in enumerate(inputs):
+        if not isinstance(node, Input):
+            raise SymgraphError(f"function: input {i} is {node!r}; inputs must be symbolic "
+                                "variables made with sg.tensor, sg.matrix, …")
+    if len({id(n) for n in inputs}) != len(inputs):
+        raise SymgraphError("function: an input is listed twice")
+    output_list, single = _as_list(outputs)
+    output_list = [as_variable(o) for o in output_list]
+    pairs = _check_updates(updates)
+    roots = output_list + [value for _, value in pairs]
+    if givens:
+        mapping = dict(givens.items() if isinstance(givens, dict) else givens)
+        mapping = {k: as_variable(v) for k, v in mapping.items()}
+        roots = substitute(roots, mapping)
+    missing = [n for n in leaves(roots) if isinstance(n, Input) and n not in inputs]
+    if missing:
+        names = ", ".join(n.name or repr(n) for n in missing)
+        raise SymgraphError(f"function: the outputs need input(s) {names} that are not in "
+                            "the inputs list; add them, or replace them with givens")
+    graph = Graph(inputs, roots)
+    backend_name = backend or config.backend
+    chosen = get_backend(backend_name)
+    optimized = _optimize(graph) if optimize else graph
+    runner = chosen.lower(optimized)
+    return Function(inputs, len(output_list), single, [t for t, _ in pairs], graph,
+                    optimized, runner, backend_name, name)
+
+
+def _optimize(graph: Graph) -> Graph:
+    return optimize(graph)
+
+
+class Function:
+    """A compiled function: `f(*values)` returns an ndarray, or a list for several outputs.
+
+    `.graph` is the optimized graph, `.unoptimized` the graph as written, `.source` the
+    generated code where the backend has some. Calls are thread-safe; calls of a function
+    with updates are serialized so each sees the state the previous one left.
+    """
+
+    def __init__(self, inputs: list[Input], n_outputs: int, single: bool,
+                 update_targets: list[SharedVariable], unoptimized: Graph, graph: Graph,
+                 runner: Any, backend: str, name: str | None) -> None:
+        self.inputs = inputs
+        self.n_outputs = n_outputs
+        self.single = single
+        self.update_targets = update_targets
+        self.unoptimized = unoptimized
+        self.graph = graph
+        self.runner = runner
+        self.backend = backend
+        self.name = name
+        self.source = getattr(runner, "source", None)
+        self._lock = threading.Lock() if update_targets else None
+
+    def __call__(self, *args: Any) -> Any:
+        if len(args) != len(self.inputs):
+            names = ", ".join(i.name or "?" for i in self.inputs)
+            raise TypeError(f"{self.name or 'function'} takes {len(self.inputs)} input(s) "
+                            f"({names}), got {len(args)}")
+        values = [check_input(node, value) for node, value in zip(self.inputs, args)]
+        if self._lock is None:
+            return self._finish(self.runner(values), values)
+        with self._lock:
+            results = self.runner(values)
+            outputs = self._finish(results, values)
+            new_values = results[self.n_outputs:]
+            for target, value in zip(self.update_targets, new_values):
+                value = np.asarray(value)
+                if any(value is o for o in results[:self.n_outputs]) or not value.flags.owndata:
+                    value = value.copy()
+                target.container[0] = value
+            return outputs
+
+    def _finish(self, results: list[Any], values: list[np.ndarray]) -> Any:
+        outputs = []
+        for out in results[:self.n_outputs]:
+            out = np.asarray(out)
+            if (not out.flags.writeable or any(np.may_share_memory(out, v) for v in values)
+                    or any(np.may_share_memory(out, o) for o in outputs)
+                    or any(np.may_share_memory(out, s.container[0]) for s in self.graph.shared)):
+                out = out.copy()
+            outputs.append(out)
+        return outputs[0] if self.single else outputs
+
+    def __repr__(self) -> str:
+        return f"<Function {self.name or ''} backend={self.backend}: {len(self.graph)} nodes>"
+
+    def __str__(self) -> str:
+        return printing.listing(self.graph)
+
+
+def check_input(node: Input, value: Any) -> np.ndarray:
+    """`value` as an array fit for input `node`, or a clear error naming the input."""
+    label = node.name or "<unnamed>"
+    weak = is_python_scalar(value) or isinstance(value, (list, tuple))
+    array = np.asarray(value)
+    if weak and array.dtype.kind in "biuf":
+        kinds = "b" if node.dtype == "bool" else "biu" if node.dtype[0] in "iu" else "biuf"
+        if array.dtype.kind not in kinds:
+            raise DTypeError(f"input {label}: got {value!r}, declared {node.type}")
+        with np.errstate(all="ignore"):
+            cast = array.astype(node.dtype)
+        if array.dtype.kind in "iu" and not np.array_equal(cast, array):
+            raise DTypeError(f"input {label}: {value!r} does not fit in {node.dtype}")
+        array = cast
+    elif array.dtype.name != node.dtype:
+        if not can_cast(array.dtype.name, node.dtype):
+            raise DTypeError(
+                f"input {label}: got {array.dtype.name} data, declared {node.type}; only safe "
+                f"casts are automatic: convert with .astype('{node.dtype}') or declare the "
+                f"input as {array.dtype.name}")
+        array = array.astype(node.dtype)
+    if array.ndim != node.ndim:
+        raise ShapeError(f"input {label}: got a {array.ndim}-d array of shape {array.shape}, "
+                         f"declared {node.type} ({node.ndim}-d)")
+    if not node.type.accepts_shape(array.shape):
+        raise ShapeError(f"input {label}: got shape {array.shape}, declared {node.type}")
+    return array

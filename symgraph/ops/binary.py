@@ -1,0 +1,125 @@
+"""Binary elementwise arithmetic. Gradients are summed back to each input's shape by
+`sg.grad`, so rules here are written as if no broadcasting had happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from symgraph import api as sg
+from symgraph.ops.base import Elemwise
+
+
+@dataclass(frozen=True)
+class Add(Elemwise):
+    """x + y"""
+    ufunc = np.add
+    scalar = "{0} + {1}"
+
+    def vjp(self, inputs, output, g):
+        return (g, g)
+
+
+@dataclass(frozen=True)
+class Subtract(Elemwise):
+    """x - y"""
+    ufunc = np.subtract
+    scalar = "{0} - {1}"
+
+    def vjp(self, inputs, output, g):
+        return (g, -g)
+
+
+@dataclass(frozen=True)
+class Multiply(Elemwise):
+    """x * y"""
+    ufunc = np.multiply
+    scalar = "{0} * {1}"
+
+    def vjp(self, inputs, output, g):
+        x, y = inputs
+        return (g * y, g * x)
+
+
+@dataclass(frozen=True)
+class TrueDivide(Elemwise):
+    """x / y (integers give float64, like NumPy)."""
+    ufunc = np.true_divide
+    scalar = "{0} / {1}"
+
+    def vjp(self, inputs, output, g):
+        x, y = inputs
+        return (g / y, -g * output / y)
+
+
+@dataclass(frozen=True)
+class FloorDivide(Elemwise):
+    """x // y, rounding towards minus infinity. Integer division by zero gives 0, as in
+    NumPy (without NumPy's warning)."""
+    ufunc = np.floor_divide
+    scalar = "{0} // {1}"
+
+    def vjp(self, inputs, output, g):
+        return (sg.zeros_like(g), sg.zeros_like(g))
+
+
+@dataclass(frozen=True)
+class Mod(Elemwise):
+    """x % y with the sign of y, like Python and NumPy. Integer modulo by zero gives 0."""
+    ufunc = np.remainder
+    scalar = "{0} % {1}"
+
+    def vjp(self, inputs, output, g):
+        x, y = inputs
+        return (g, -g * sg.floor_divide(x, y))
+
+
+@dataclass(frozen=True)
+class Power(Elemwise):
+    """x ** y. The exponent's gradient uses log(x) and is 0 where x == 0."""
+    ufunc = np.power
+    scalar = "{0} ** {1}"
+
+    def vjp(self, inputs, output, g):
+        x, y = inputs
+        gx = g * y * sg.power(x, y - 1)
+        safe_x = sg.where(sg.eq(x, 0), 1, x)
+        gy = g * output * sg.log(safe_x)
+        return (gx, gy)
+
+
+@dataclass(frozen=True)
+class Maximum(Elemwise):
+    """Elementwise larger value; NaN propagates. A tie sends the gradient to x."""
+    ufunc = np.maximum
+    scalar = "maximum({0}, {1})"
+
+    def vjp(self, inputs, output, g):
+        x, y = inputs
+        take_x = sg.greater_equal(x, y)
+        return (sg.where(take_x, g, 0), sg.where(take_x, 0, g))
+
+
+@dataclass(frozen=True)
+class Minimum(Elemwise):
+    """Elementwise smaller value; NaN propagates. A tie sends the gradient to x."""
+    ufunc = np.minimum
+    scalar = "minimum({0}, {1})"
+
+    def vjp(self, inputs, output, g):
+        x, y = inputs
+        take_x = sg.less_equal(x, y)
+        return (sg.where(take_x, g, 0), sg.where(take_x, 0, g))
+
+
+@dataclass(frozen=True)
+class Arctan2(Elemwise):
+    """The angle of the point (x, y): arctan2(y, x)."""
+    ufunc = np.arctan2
+    scalar = "math.atan2({0}, {1})"
+
+    def vjp(self, inputs, output, g):
+        y, x = inputs
+        norm = x * x + y * y
+        return (g * x / norm, -g * y / norm)

@@ -1,0 +1,66 @@
+"""Test helpers: compare a symbolic expression on every backend against NumPy, and a
+plain central finite-difference gradient check (float64)."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+import symgraph as sg
+
+BACKENDS = ["python"]  # backends join this list as they land
+
+
+def tolerance(dtype: str) -> dict:
+    return {"float32": dict(rtol=2e-5, atol=1e-6), "float64": dict(rtol=1e-12, atol=1e-14)}.get(
+        str(dtype), dict(rtol=0, atol=0))
+
+
+def symbolic_inputs(values: Sequence[np.ndarray]) -> list:
+    return [sg.tensor(f"x{i}", dtype=v.dtype, shape=(None,) * v.ndim) for i, v in enumerate(values)]
+
+
+def check_against_numpy(fn: Callable, np_fn: Callable, values: Sequence[np.ndarray],
+                        backends: Sequence[str] = BACKENDS, **tol) -> None:
+    """fn (symbolic) on each backend equals np_fn (NumPy): values, dtype and shape."""
+    expected = np.asarray(np_fn(*values))
+    inputs = symbolic_inputs(values)
+    out = fn(*inputs)
+    for backend in backends:
+        got = sg.function(inputs, out, backend=backend)(*values)
+        assert got.dtype == expected.dtype, (backend, got.dtype, expected.dtype)
+        assert got.shape == expected.shape, (backend, got.shape, expected.shape)
+        np.testing.assert_allclose(got, expected, equal_nan=True,
+                                   **(tol or tolerance(expected.dtype)), err_msg=backend)
+
+
+def numeric_grad(f: Callable[..., float], values: Sequence[np.ndarray], eps: float = 1e-6):
+    """Central differences of scalar f at float64 `values`, one array per input."""
+    grads = []
+    for k, v in enumerate(values):
+        g = np.zeros_like(v, dtype="float64")
+        for idx in np.ndindex(v.shape):
+            plus = [np.array(a, dtype="float64", copy=True) for a in values]
+            minus = [np.array(a, dtype="float64", copy=True) for a in values]
+            plus[k][idx] += eps
+            minus[k][idx] -= eps
+            g[idx] = (f(*plus) - f(*minus)) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+def check_grad(fn: Callable, values: Sequence[np.ndarray], rtol: float = 1e-5,
+               atol: float = 1e-7, backend: str = "python") -> None:
+    """sg.grad of sum(fn(*x) * projection) equals central finite differences (float64)."""
+    values = [np.asarray(v, dtype="float64") for v in values]
+    inputs = symbolic_inputs(values)
+    out = fn(*inputs)
+    rng = np.random.default_rng(1)
+    projection = rng.standard_normal(sg.function(inputs, out, backend="python")(*values).shape)
+    cost = sg.sum(out * projection)
+    f_cost = sg.function(inputs, cost, backend=backend)
+    f_grad = sg.function(inputs, sg.grad(cost, inputs), backend=backend)
+    expected = numeric_grad(lambda *a: float(f_cost(*a)), values)
+    for got, want in zip(f_grad(*values), expected):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
