@@ -67,6 +67,21 @@ def _check_updates(updates: Any) -> list[tuple[SharedVariable, Node]]:
     return checked
 
 
+def _default_updates(roots: list[Node], pairs: list) -> list:
+    """The default updates of shared variables the graph reads and `updates` leave alone."""
+    explicit = {id(target) for target, _ in pairs}
+    extra: list = []
+    frontier = roots
+    while frontier:
+        found = [n for n in leaves(frontier) if isinstance(n, SharedVariable)
+                 and n.default_update is not None and id(n) not in explicit]
+        for target in found:
+            explicit.add(id(target))
+            extra += _check_updates([(target, target.default_update)])
+        frontier = [target.default_update for target in found]
+    return extra
+
+
 def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
              givens: Any = None, backend: str | None = None, optimize: bool = True,
              name: str | None = None) -> Function:
@@ -89,6 +104,8 @@ def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
     output_list, single = _as_list(outputs)
     output_list = [as_variable(o) for o in output_list]
     pairs = _check_updates(updates)
+    roots = output_list + [value for _, value in pairs]
+    pairs += _default_updates(roots, pairs)
     roots = output_list + [value for _, value in pairs]
     if givens:
         mapping = dict(givens.items() if isinstance(givens, dict) else givens)

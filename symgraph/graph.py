@@ -146,7 +146,7 @@ class SharedVariable(Node):
     it through their `updates`. Dimensions are left unknown so `set_value` may resize.
     """
 
-    __slots__ = ("container",)
+    __slots__ = ("container", "default_update")
 
     def __init__(self, value: np.ndarray, name: str | None = None,
                  origin: str | None = None) -> None:
@@ -154,6 +154,12 @@ class SharedVariable(Node):
         dtype = array.dtype.name
         super().__init__(None, (), TensorType(dtype, (None,) * array.ndim), name, origin)
         object.__setattr__(self, "container", [array])
+        object.__setattr__(self, "default_update", None)
+
+    def set_default_update(self, update: Node | None) -> None:
+        """An update every compiled function that reads this variable applies, unless its
+        `updates` say otherwise (random streams advance their counter this way)."""
+        object.__setattr__(self, "default_update", update)
 
     def get_value(self, borrow: bool = False) -> np.ndarray:
         """The current value (a copy unless `borrow=True`)."""
