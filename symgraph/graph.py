@@ -270,3 +270,26 @@ class Graph:
 
     def __len__(self) -> int:
         return sum(1 for node in self.nodes if not node.is_leaf)
+
+
+def graph_hash(graph: Graph) -> str:
+    """A structural hash of a graph, stable across processes (for on-disk caches): ops and
+    their parameters, types, constant bytes, topology and input order. Shared variables are
+    identified by position and type, not by value."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    number: dict[Node, int] = {}
+    for node in graph.nodes:
+        number[node] = len(number)
+        if isinstance(node, Constant):
+            digest.update(b"c" + str(node.type).encode() + node.value.tobytes())
+        elif node.is_leaf:
+            role = graph.inputs.index(node) if node in graph.inputs else "shared"
+            digest.update(f"l{role}:{node.type}".encode())
+        else:
+            args = ",".join(str(number[i]) for i in node.inputs)
+            digest.update(f"n{node.op!r}({args}):{node.type}".encode())
+        digest.update(b";")
+    digest.update(("out:" + ",".join(str(number[o]) for o in graph.outputs)).encode())
+    return digest.hexdigest()
