@@ -31,6 +31,9 @@ from symgraph.api.reduce import sum
 # -- shape -----------------------------------------------------------------------------------
 from symgraph.api.shape import expand_dims, shape, squeeze
 
+# -- control flow ------------------------------------------------------------------------------
+from symgraph.api.control import foldl, ifelse, map, reduce, scan
+
 # -- gradients ---------------------------------------------------------------------------------
 from symgraph.grad import grad
 
