@@ -25,10 +25,25 @@ def main(argv: list[str] | None = None) -> int:
                       help="numba (default), python (the reference interpreter) or cuda")
     demo.add_argument("--out", default="symgraph-demo",
                       help="folder for loss_curve.png and graph.svg (default ./symgraph-demo)")
+    compile_cmd = commands.add_parser(
+        "compile", help="compile an expression, show its graph and code, time it vs NumPy",
+        description="Compile an expression given as text over typed variables, print the "
+                    "optimized graph and the generated source, and time it against NumPy.",
+        epilog='example: symgraph compile "exp(-x**2) * sin(y)" --var x=float32[1000000] '
+               "--var y=float32[1000000]")
+    compile_cmd.add_argument("expression", help="Python syntax over the variables and "
+                             "NumPy-named functions (exp, sin, sum, where, …)")
+    compile_cmd.add_argument("--var", action="append", default=[], metavar="NAME=DTYPE[SHAPE]",
+                             help="a variable, e.g. x=float32[1000] (repeat for each)")
+    compile_cmd.add_argument("--backend", default=None, help="numba (default), python or cuda")
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command == "compile":
+        from symgraph.expr import main as compile_main
+
+        return compile_main(args.expression, args.var, args.backend)
     from symgraph.demo import run
 
     run(epochs=args.epochs, hidden=args.hidden, batch=args.batch_size, lr=args.lr,
