@@ -5,7 +5,8 @@ Everything public is re-exported here, explicitly; the modules behind it are pri
 """
 
 from symgraph.config import config
-from symgraph.errors import DTypeError, GradientError, LoweringError, ShapeError, SymgraphError
+from symgraph.errors import (DTypeError, GradientError, LoweringError, NonFiniteError, ShapeError,
+                             SymgraphError)
 from symgraph.graph import Constant, Graph, Input, Node, SharedVariable
 
 # -- constructors ------------------------------------------------------------------------

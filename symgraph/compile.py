@@ -84,7 +84,7 @@ def _default_updates(roots: list[Node], pairs: list) -> list:
 
 def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
              givens: Any = None, backend: str | None = None, optimize: bool = True,
-             name: str | None = None) -> Function:
+             name: str | None = None, check_nan: bool = False) -> Function:
     """Compile `outputs` as a function of `inputs`.
 
     updates: pairs `(shared, new_value)` applied together after each successful call (every
@@ -120,9 +120,18 @@ def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
     backend_name = backend or config.backend
     chosen = get_backend(backend_name)
     optimized = _optimize(graph) if optimize else graph
-    runner = chosen.lower(optimized)
+    runner = _nan_guard(optimized) if check_nan else chosen.lower(optimized)
     return Function(inputs, len(output_list), single, [t for t, _ in pairs], graph,
                     optimized, runner, backend_name, name)
+
+
+def _nan_guard(graph: Graph) -> Callable:
+    from symgraph.interpret import evaluate
+
+    def run(inputs: list) -> list:
+        return evaluate(graph, inputs, check_nan=True)
+
+    return run
 
 
 def _optimize(graph: Graph) -> Graph:
