@@ -183,16 +183,15 @@ def _describe(values: Sequence[np.ndarray]) -> str:
     return ", ".join(f"{v.dtype}{list(np.shape(v))}" for v in values)
 
 
-def _run(name: str, action: Any, x: np.ndarray, extra: Sequence[np.ndarray]) -> Any:
+def _run(name: str, action: Any, items: tuple, values: Sequence[np.ndarray]) -> Any:
     """Run a NumPy indexing action, turning its errors into ours (naming op and shapes)."""
+    where = f"(inputs {_describe(values)}, index [{items_text(items)}])"
     try:
         return action()
     except IndexError as error:
-        raise IndexOutOfBoundsError(
-            f"{name}: {error} (input {_describe([x])}, index {_describe(extra)})") from None
+        raise IndexOutOfBoundsError(f"{name}: {error} {where}") from None
     except ValueError as error:
-        raise ShapeError(f"{name}: {error} (input {_describe([x])}, "
-                         f"other inputs {_describe(extra)})") from None
+        raise ShapeError(f"{name}: {error} {where}") from None
 
 
 @dataclass(frozen=True)
@@ -216,7 +215,7 @@ class Subtensor(Op):
 
     def reference(self, x, *dynamic):
         index = build_index(self.items, dynamic)
-        return np.asarray(_run(self.name, lambda: x[index], x, dynamic))
+        return np.asarray(_run(self.name, lambda: x[index], self.items, (x,) + dynamic))
 
     def vjp(self, inputs, output, g):
         x, *dynamic = inputs
@@ -275,7 +274,7 @@ class IncSubtensor(Op):
             else:
                 out[index] += v
 
-        _run(f"{self.mode}_subtensor", scatter, x, (v,) + tuple(dynamic))
+        _run(f"{self.mode}_subtensor", scatter, self.items, (x, v) + tuple(dynamic))
         return out
 
     def vjp(self, inputs, output, g):
