@@ -17,7 +17,7 @@ from symgraph.api.base import _typed_dtype, operands
 from symgraph.api.math import add
 from symgraph.api.shape import broadcast_to, shape_vector, static_int
 from symgraph.apply import apply
-from symgraph.dtypes import as_dtype, is_python_scalar, result_type
+from symgraph.dtypes import as_dtype, is_python_scalar
 from symgraph.errors import DTypeError, ShapeError, with_origin
 from symgraph.graph import user_origin
 from symgraph.ops.creation import Arange, Eye, Full
@@ -27,9 +27,13 @@ from symgraph.ops.logic import FullLike
 def full(shape: Any, fill_value: Any, dtype: object = None) -> Any:
     """An array of `shape` filled with `fill_value` (its NumPy dtype unless `dtype` is given);
     a symbolic fill value is broadcast."""
-    vector, static = shape_vector(shape, "full")
+    return _full("full", shape, fill_value, dtype)
+
+
+def _full(name: str, shape: Any, fill_value: Any, dtype: object) -> Any:
+    vector, static = shape_vector(shape, name)
     if any(d is not None and d < 0 for d in static):
-        raise with_origin(ShapeError(f"full: negative dimensions are not allowed, got shape "
+        raise with_origin(ShapeError(f"{name}: negative dimensions are not allowed, got shape "
                                      f"{static}"), user_origin())
     if not is_python_scalar(fill_value) and not isinstance(fill_value, np.generic):
         from symgraph.api.math import cast
@@ -44,12 +48,12 @@ def full(shape: Any, fill_value: Any, dtype: object = None) -> Any:
 
 def zeros(shape: Any, dtype: object = "float64") -> Any:
     """An array of `shape` filled with zeros (float64 unless `dtype` is given)."""
-    return full(shape, 0, "float64" if dtype is None else dtype)
+    return _full("zeros", shape, 0, "float64" if dtype is None else dtype)
 
 
 def ones(shape: Any, dtype: object = "float64") -> Any:
     """An array of `shape` filled with ones (float64 unless `dtype` is given)."""
-    return full(shape, 1, "float64" if dtype is None else dtype)
+    return _full("ones", shape, 1, "float64" if dtype is None else dtype)
 
 
 def _static_number(value: Any) -> int | float | None:
@@ -60,8 +64,8 @@ def _static_number(value: Any) -> int | float | None:
 
 def arange(start: Any, stop: Any = None, step: Any = 1, dtype: object = None) -> Any:
     """Values from `start` to `stop` (excluded) by `step`, like `np.arange`; `arange(n)`
-    counts from 0. Bounds may be symbolic scalars; the dtype is the bounds' (int64 for
-    Python ints, float64 for floats) unless given."""
+    counts from 0. Bounds may be symbolic scalars. As in NumPy the dtype is int64 when
+    every bound is an integer (whatever its width) and float64 otherwise, unless given."""
     if stop is None:
         start, stop = 0, start
     for bound in (start, stop, step):
@@ -69,9 +73,9 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: object = None) ->
             raise with_origin(DTypeError("arange: bounds must be numbers, not booleans"),
                               user_origin())
     bounds = operands(start, stop, step)
-    if dtype is None:
-        typed = [as_dtype(_typed_dtype(b)) for b in (start, stop, step) if not is_python_scalar(b)]
-        dtype = result_type(*typed, *(b for b in (start, stop, step) if is_python_scalar(b)))
+    if dtype is None:  # NumPy: int64 for integer bounds of any width, else float64
+        kinds = [np.dtype(_typed_dtype(b)).kind for b in (start, stop, step)]
+        dtype = "float64" if "f" in kinds else "int64"
     numbers = [_static_number(b) for b in (start, stop, step)]
     length = None
     if None not in numbers:
