@@ -11,6 +11,7 @@ Python `True`/`False` as an index (NumPy's 0-d masks) is refused.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -21,8 +22,15 @@ from symgraph.apply import apply
 from symgraph.dtypes import is_python_scalar
 from symgraph.errors import DTypeError, SymgraphError, with_origin
 from symgraph.graph import Constant, Node, user_origin
-from symgraph.ops.index import (DYN, FULL, AdvancedSubtensor, IncSubtensor,
+from symgraph.ops.index import (DYN, AdvancedSubtensor, IncSubtensor,
                                 IndexOutOfBoundsError, Subtensor, is_advanced)
+
+
+# Eager results have no node to read their base and index back from, so getitem remembers
+# its last few eager results (strong references: kept few, so little memory stays alive);
+# `set_subtensor(t[idx], v)` looks its argument up right after the indexing made it.
+_RECENT_EAGER: OrderedDict[int, tuple] = OrderedDict()
+_RECENT_LIMIT = 8
 
 
 def _fail(error: SymgraphError) -> SymgraphError:
@@ -66,6 +74,8 @@ def _classify(entry: Any) -> tuple:
         return ("slice", parts)
     if is_python_scalar(entry) or isinstance(entry, (np.integer, np.bool_)):
         return ("index", _static_int(entry))
+    if isinstance(entry, list) and any(_is_tensor(e) for e in entry):
+        entry = as_variable(entry)  # [i, j] with symbolic scalars: stacked into a vector
     value = entry if _is_tensor(entry) else np.asarray(entry)
     if isinstance(value, np.ndarray) and value.size == 0 and value.dtype.kind == "f":
         value = value.astype("int64")  # `[]` is an empty integer index, as in NumPy
@@ -151,25 +161,43 @@ def getitem(x: Any, index: Any) -> Any:
     """
     (x,) = operands(x)
     items, dynamic = parse_index(x, index)
-    if all(item == FULL for item in items) and not dynamic:
-        return x
     op = AdvancedSubtensor(items) if is_advanced(items) else Subtensor(items)
-    return apply(op, *operands(x, *dynamic))
+    args = operands(x, *dynamic)
+    out = apply(op, *args)
+    if not isinstance(out, Node):
+        _RECENT_EAGER[id(out)] = (out, op, args)
+        while len(_RECENT_EAGER) > _RECENT_LIMIT:
+            _RECENT_EAGER.popitem(last=False)
+    return out
+
+
+def _source(indexed: Any) -> tuple[Any, Any, list[Any]] | None:
+    """The op and inputs (x, then the index's run-time parts) that produced `indexed`."""
+    if isinstance(indexed, Node):
+        if isinstance(indexed.op, Subtensor):
+            return indexed.op, *indexed.inputs
+        return None
+    entry = _RECENT_EAGER.get(id(indexed))
+    if entry is None or entry[0] is not indexed:
+        return None
+    return entry[1], *entry[2]
 
 
 def _update(mode: str, indexed: Any, value: Any) -> Any:
-    if not isinstance(indexed, Node) or not isinstance(indexed.op, Subtensor):
+    source = _source(indexed)
+    if source is None:
         raise _fail(SymgraphError(
-            f"{mode}_subtensor: the first argument must be an indexing result such as x[idx] "
-            f"(symbolic), got {indexed!r}; write sg.{mode}_subtensor(x[idx], v)"))
-    base, *dynamic = indexed.inputs
+            f"{mode}_subtensor: the first argument must be an indexing result such as x[idx], "
+            f"got {indexed!r}; write sg.{mode}_subtensor(x[idx], v) (for eager tensors, "
+            "with the indexing inside the call)"))
+    op, base, *dynamic = source
     if is_python_scalar(value):
         (base, value) = operands(base, value)
     value = as_variable(value)
     if not np.can_cast(value.dtype, base.dtype, "same_kind"):
         raise _fail(DTypeError(f"{mode}_subtensor: cannot store {value.dtype} values in "
                                f"{base.type}; cast the value with .astype('{base.dtype}')"))
-    return apply(IncSubtensor(indexed.op.items, mode), base, cast(value, base.dtype), *dynamic)
+    return apply(IncSubtensor(op.items, mode), base, cast(value, base.dtype), *dynamic)
 
 
 def set_subtensor(indexed: Any, value: Any) -> Any:
