@@ -90,6 +90,11 @@ def test_symbolic_scalar_indices_and_bounds(rng):
             np.testing.assert_array_equal(g, w)
             assert g.shape == w.shape
     check_grad(lambda b: b[sg.constant(1):sg.constant(np.int32(-1))], [x])
+    # gradients through run-time bounds scatter into the right rows
+    g = sg.function([a, i, j], sg.grad(sg.sum(a[j:i:-1] * 2.0), a))(x, 1, 4)
+    want = np.zeros_like(x)
+    want[4:1:-1] = 2.0
+    np.testing.assert_array_equal(g, want)
 
 
 def test_shape_entries_are_int_nodes():

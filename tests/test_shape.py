@@ -45,10 +45,21 @@ ONE = [  # (id, input shape, symgraph fn, NumPy fn)
 IDS = [case[0] for case in ONE]
 
 
+def strided(rng, shape, dtype="float64"):
+    """Random values of `shape` laid out with negative, non-unit strides."""
+    big = (rng.standard_normal(tuple(2 * d for d in shape)) * 5).astype(dtype)
+    return np.asarray(big[tuple(slice(None, None, -2) for _ in shape)])
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int8", "bool"])
 @pytest.mark.parametrize("name,shape,fn,ref", ONE, ids=IDS)
-def test_shape_ops_against_numpy(name, shape, fn, ref, dtype, rng):
-    x = (rng.standard_normal(shape) * 5).astype(dtype)
+def test_shape_ops_against_numpy(name, shape, fn, ref, dtype, layout, rng):
+    if layout == "contiguous":
+        x = (rng.standard_normal(shape) * 5).astype(dtype)
+    else:
+        x = strided(rng, shape, dtype)
+        assert x.ndim == 0 or x.size == 0 or x.strides[0] < 0
     check_against_numpy(fn, ref, [x])
 
 
@@ -170,7 +181,7 @@ JOIN_IDS = [case[0] for case in JOIN]
 
 @pytest.mark.parametrize("name,shapes,fn,ref", JOIN, ids=JOIN_IDS)
 def test_join_against_numpy(name, shapes, fn, ref, rng):
-    values = [rng.standard_normal(s) for s in shapes]
+    values = [strided(rng, s) for s in shapes]
     check_against_numpy(fn, ref, values)
     check_against_numpy(fn, ref, [(v * 3).astype("int16") for v in values])
     check_static(fn, ref, values)
