@@ -30,7 +30,6 @@ from symgraph.ops.base import Op
 from symgraph.types import TensorType, broadcast_shapes
 
 DYN = "?"  # an index part given at run time by the next scalar input
-FULL = ("slice", None, None, None)
 ADVANCED = ("array", "mask")
 
 
