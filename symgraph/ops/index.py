@@ -249,7 +249,7 @@ class IncSubtensor(Op):
 
     def infer(self, x: TensorType, v: TensorType, *dynamic: TensorType) -> TensorType:
         assert self.mode in ("set", "inc")
-        sub = indexed_shape(self.name, self.items, x, dynamic)
+        sub = indexed_shape(f"{self.mode}_subtensor", self.items, x, dynamic)
         if v.dtype != x.dtype:
             raise DTypeError(f"{self.mode}_subtensor: the value is {v} but x is {x}; cast the "
                              f"value with .astype('{x.dtype}')")
