@@ -118,7 +118,8 @@ class Reshape(Op):
             return np.reshape(x, target)
         except ValueError:
             raise ShapeError(f"reshape: cannot reshape an array of shape {x.shape} (size "
-                             f"{x.size}) into shape {target}") from None
+                             f"{x.size}) into shape {target}; the sizes must match (at most "
+                             "one -1)") from None
 
     def vjp(self, inputs, output, g):
         return (sg.reshape(g, _full_shape(inputs[0])), None)
