@@ -7,3 +7,7 @@ from symgraph.api.math import *  # noqa: F401,F403 (the elementwise functions)
 from symgraph.api.math import abs, round  # noqa: F401 (shadowing builtins on purpose)
 from symgraph.api.reduce import sum  # noqa: F401
 from symgraph.api.shape import expand_dims, shape, squeeze
+from symgraph.api.shape import (broadcast_to, concatenate, flatten, reshape, stack,  # noqa: F401
+                                transpose)
+from symgraph.api.creation import arange, eye, full, ones, zeros  # noqa: F401
+from symgraph.api.index import getitem, inc_subtensor, set_subtensor  # noqa: F401
