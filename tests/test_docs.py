@@ -22,3 +22,18 @@ def test_page_code_runs(page, tmp_path, monkeypatch):
             exec(compile(block, f"{page.name}[block {number}]", "exec"), namespace)
         except Exception as exc:
             raise AssertionError(f"{page.name}, code block {number} failed: {exc!r}\n{block}")
+
+
+def test_api_reference_is_current_and_complete():
+    import importlib.util
+    import inspect
+
+    spec = importlib.util.spec_from_file_location("gen_api", DOCS / "gen_api.py")
+    gen_api = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen_api)
+    missing = [f"{title}.{name}" for title, namespace, _ in gen_api.SECTIONS if namespace
+               for name in gen_api.public_names(namespace)
+               if not inspect.getdoc(getattr(namespace, name))]
+    assert not missing, f"public names without a docstring: {missing}"
+    assert (DOCS / "api.md").read_text() == gen_api.render(), \
+        "docs/api.md is stale: run `python docs/gen_api.py`"
