@@ -96,8 +96,9 @@ def pytensor_(X, labels, params):
     logp = pt.special.log_softmax(logits, axis=1)
     loss = -logp[pt.arange(ls.shape[0]), ls].mean()
     grads = pytensor.grad(loss, ps)
+    lr = np.float32(LR)  # PyTensor would make a Python 0.1 float64, and so the updates
     f = peers.pytensor_function([Xs, ls], loss,
-                                updates=[(p, p - LR * g) for p, g in zip(ps, grads)])
+                                updates=[(p, p - lr * g) for p, g in zip(ps, grads)])
     state = {}
 
     def call():
