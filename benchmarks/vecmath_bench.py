@@ -3,7 +3,8 @@
 Run from the repository root: ``python benchmarks/vecmath_bench.py [--n 10000000] [--repeat 7]``.
 Each row is one elementwise function over n elements: a ``prange`` loop calling numba's libm
 (``math.exp`` ...), the same loop calling our vectorizable function, and the NumPy (or SciPy)
-ufunc. Times are medians of ``repeat`` runs after a warm-up call; ratios are relative to ours.
+ufunc. Times are medians of ``repeat`` interleaved runs after a warm-up call; ratios are
+relative to ours.
 The last rows are the W1 kernel of DESIGN.md: exp(-x*x/2)*sin(x) + 0.5*tanh(x*y).
 """
 from __future__ import annotations
@@ -56,14 +57,18 @@ def _w1_kernel(exp, sin, tanh, half):
     return run
 
 
-def _median_ms(fn, repeat: int) -> float:
-    fn()                                        # warm-up (and compile)
-    times = []
+def _medians_ms(fns: list, repeat: int) -> list[float]:
+    """Median time of each callable; runs are interleaved so that load from other processes
+    on the machine hits all of them alike."""
+    for fn in fns:
+        fn()                                    # warm-up (and compile)
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(times))
+        for fn, ts in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    return [1e3 * float(np.median(ts)) for ts in times]
 
 
 def _row(name: str, libm_ms: float, ours_ms: float, numpy_ms: float) -> str:
@@ -88,10 +93,9 @@ def main() -> None:
             out = np.empty_like(x)
             libm_k = _map_kernel(LIBM[name])
             ours_k = _map_kernel(vecmath.FUNCTIONS[(name, dtype)])
-            t_libm = _median_ms(lambda: libm_k(x, out), args.repeat)
-            t_ours = _median_ms(lambda: ours_k(x, out), args.repeat)
-            t_np = _median_ms(lambda: NUMPY[name](x), args.repeat)
-            print(_row(name, t_libm, t_ours, t_np))
+            times = _medians_ms([lambda: libm_k(x, out), lambda: ours_k(x, out),
+                                 lambda: NUMPY[name](x)], args.repeat)
+            print(_row(name, *times))
         x = rng.uniform(-4, 4, args.n).astype(dtype)
         y = rng.uniform(-4, 4, args.n).astype(dtype)
         out = np.empty_like(x)
@@ -99,11 +103,10 @@ def main() -> None:
         libm_k = _w1_kernel(math.exp, math.sin, math.tanh, half)
         f = vecmath.FUNCTIONS
         ours_k = _w1_kernel(f[("exp", dtype)], f[("sin", dtype)], f[("tanh", dtype)], half)
-        t_libm = _median_ms(lambda: libm_k(x, y, out), args.repeat)
-        t_ours = _median_ms(lambda: ours_k(x, y, out), args.repeat)
-        t_np = _median_ms(lambda: np.exp(-x * x / 2) * np.sin(x) + 0.5 * np.tanh(x * y),
-                          args.repeat)
-        print(_row("W1", t_libm, t_ours, t_np))
+        times = _medians_ms([lambda: libm_k(x, y, out), lambda: ours_k(x, y, out),
+                             lambda: np.exp(-x * x / 2) * np.sin(x) + 0.5 * np.tanh(x * y)],
+                            args.repeat)
+        print(_row("W1", *times))
 
 
 if __name__ == "__main__":
