@@ -57,7 +57,6 @@ __all__ = ["FUNCTIONS"]  # the per-function names are added at the bottom
 # LLVM intrinsics: one instruction each, so LLVM sees exactly what we mean
 # ---------------------------------------------------------------------------------------------
 _FLOATS = (types.float32, types.float64)
-_INT_OF = {types.float32: types.int32, types.float64: types.int64}
 
 
 def _call_llvm(builder, name: str, args: list):
