@@ -172,7 +172,8 @@ def _arrange(x: Any, term: str, order: str) -> Any:
     return expand_dims(x, new) if new else x
 
 
-def _contract(x: Any, xs: str, y: Any, ys: str, keep: set[str]) -> tuple[Any, str]:
+def _contract(x: Any, xs: str, y: Any, ys: str, keep: set[str],
+              output: str) -> tuple[Any, str]:
     """The einsum of two operands, keeping the indices in `keep`."""
     x, xs = _sum_out(x, xs, keep | set(ys))
     y, ys = _sum_out(y, ys, keep | set(xs))
@@ -190,11 +191,14 @@ def _contract(x: Any, xs: str, y: Any, ys: str, keep: set[str]) -> tuple[Any, st
         if not free_x:
             out = squeeze(out, -1 if not free_y else -2)
         return out, batch + free_x + free_y
-    order = batch + free_x + free_y + summed
+    # a broadcast product, its axes in the output's order where possible (fewer transposes)
+    kept = [c for c in dict.fromkeys(xs + ys) if c not in summed]
+    kept.sort(key=lambda c: output.index(c) if c in output else len(output))
+    order = "".join(kept) + summed
     product = multiply(_arrange(x, xs, order), _arrange(y, ys, order))
     if summed:
-        product = sum(product, tuple(range(len(order) - len(summed), len(order))))
-    return product, batch + free_x + free_y
+        product = sum(product, tuple(range(len(kept), len(order))))
+    return product, "".join(kept)
 
 
 def einsum(subscripts: str, *operands_: Any) -> Any:
@@ -221,6 +225,6 @@ def einsum(subscripts: str, *operands_: Any) -> Any:
     x, xs = values[0], terms[0]
     for k in range(1, len(values)):
         keep = set(output).union(*terms[k + 1:])
-        x, xs = _contract(x, xs, values[k], terms[k], keep)
+        x, xs = _contract(x, xs, values[k], terms[k], keep, output)
     x, xs = _sum_out(x, xs, set(output))
     return _transpose(x, [xs.index(c) for c in output])
