@@ -67,6 +67,15 @@ def size_vector(size: Any) -> tuple[Node, tuple[int | None, ...]]:
     return vector, static
 
 
+def _affine(z: Any, shift: Any, scale: Any) -> Any:
+    """shift + scale * z, leaving out a Python 0 shift and a Python 1 scale."""
+    if not (is_python_scalar(scale) and scale == 1):
+        z = multiply(scale, z)
+    if not (is_python_scalar(shift) and shift == 0):
+        z = add(shift, z)
+    return z
+
+
 class RandomStream:
     """A seeded source of random draws for symbolic graphs (`sg.random.RandomStream(42)`).
 
@@ -112,7 +121,7 @@ class RandomStream:
         gradients flow to `loc` and `scale` (reparameterization)."""
         dtype = ops.float_dtype(as_dtype(dtype or config.floatX), "normal")
         z = self._draw(ops.StandardNormal, self._size_of(size, loc, scale), dtype)
-        return cast(add(loc, multiply(scale, z)), dtype)
+        return cast(_affine(z, loc, scale), dtype)
 
     def uniform(self, size: Any = None, low: Any = 0.0, high: Any = 1.0,
                 dtype: object = None) -> Any:
@@ -120,7 +129,9 @@ class RandomStream:
         (default floatX); gradients flow to `low` and `high`."""
         dtype = ops.float_dtype(as_dtype(dtype or config.floatX), "uniform")
         u = self._draw(ops.StandardUniform, self._size_of(size, low, high), dtype)
-        return cast(add(low, multiply(subtract(high, low), u)), dtype)
+        width = high - low if is_python_scalar(high) and is_python_scalar(low) \
+            else subtract(high, low)
+        return cast(_affine(u, low, width), dtype)
 
     def integers(self, low: Any, high: Any = None, size: Any = None,
                  dtype: object = "int64") -> Any:
