@@ -29,6 +29,10 @@ class MatMul(Op):
     transpose_b: bool = False
     kind: ClassVar[str] = "matmul"
 
+    @property
+    def name(self) -> str:
+        return "matmul"
+
     def core(self, a: TensorType, b: TensorType) -> tuple:
         """(batch_a, n, k_a, k_b, m, batch_b) after promotion and the transpose flags."""
         if a.ndim == 0 or b.ndim == 0:

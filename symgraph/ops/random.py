@@ -81,9 +81,8 @@ class Integers(RandomOp):
     """Uniform integers in [low, high) of integer `dtype`; inputs counter, size, low, high
     (integer arrays that broadcast to the size)."""
 
-    def infer(self, counter, size, low=None, high=None) -> TensorType:
-        if low is None or high is None:
-            raise SymgraphError("integers: needs low and high inputs")
+    def infer(self, counter: TensorType, size: TensorType, low: TensorType,
+              high: TensorType) -> TensorType:
         for t in (low, high):
             if not is_integer(t.dtype):
                 raise DTypeError(f"integers: low and high must be integers, got {t}")

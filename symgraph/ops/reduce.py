@@ -242,6 +242,10 @@ class LogSumExp(AxisOp):
 
     kind: ClassVar[str] = "softmax"
 
+    @property
+    def name(self) -> str:
+        return "logsumexp"
+
     def out_dtype(self, dtype: str) -> str:
         return ufunc_dtype(np.exp, (dtype,))
 
