@@ -25,7 +25,7 @@ import numpy as np
 from symgraph.config import config
 from symgraph.dtypes import FLOATS, as_dtype, is_float, name_of
 from symgraph.errors import GradientError, ShapeError, SymgraphError, with_origin
-from symgraph.graph import Node, user_origin
+from symgraph.graph import Constant, Node, user_origin
 from symgraph.methods import TensorMethods
 from symgraph.ops.base import Elemwise, Op, TupleGet
 from symgraph.types import TensorType, TupleType
@@ -285,6 +285,8 @@ def as_tensor(value: Any) -> Tensor:
     """
     if type(value) is Tensor:
         return value
+    if isinstance(value, Constant):  # a known value (sg.constant inside a public function)
+        return Tensor(value.value, value.dtype)
     if isinstance(value, Node):
         raise SymgraphError(
             f"cannot mix symbolic variable {value!r} with eager tensors in one expression; "
