@@ -3,6 +3,7 @@ differences and sg.grad, tape semantics, Python control flow, mixing errors."""
 
 import threading
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -11,8 +12,10 @@ import symgraph as sg
 from helpers import numeric_grad
 from symgraph import eager
 from symgraph.eager import Tensor, apply_eager, no_grad, tensor
+from symgraph.apply import apply
 from symgraph.ops import binary, logic, unary
-from symgraph.ops.base import Elemwise
+from symgraph.ops.base import Elemwise, Op, TupleGet
+from symgraph.types import TupleType
 
 
 def symbolic_value(fn, values):
@@ -66,8 +69,9 @@ def test_nan_inf_and_negative_strides():
 
 
 PLAIN = [cls() for module in (unary, binary, logic) for cls in vars(module).values()
-         if isinstance(cls, type) and issubclass(cls, Elemwise) and cls.__module__ == module.__name__
-         and cls.reference is Elemwise.reference and getattr(cls, "ufunc", None) is not None]
+         if isinstance(cls, type) and issubclass(cls, Elemwise)
+         and cls.__module__ == module.__name__ and cls.reference is Elemwise.reference
+         and getattr(cls, "ufunc", None) is not None]
 
 
 @pytest.mark.parametrize("op", PLAIN, ids=[op.name for op in PLAIN])
@@ -376,3 +380,49 @@ def test_shapes_change_per_step():
     assert shapes == [(3, 4), (4,), ()]
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), np.full((2, 3, 4), 0.125))
+
+
+# -- multi-output ops ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SinCos(Op):
+    """A two-output op, to check the tape's handling of TupleType results."""
+
+    def infer(self, x):
+        return TupleType((x, x))
+
+    def reference(self, x):
+        return np.sin(x), np.cos(x)
+
+    def vjp(self, inputs, output, g):
+        x = inputs[0]
+        total = 0.0
+        if g[0] is not None:
+            total = total + g[0] * sg.cos(x)
+        if g[1] is not None:
+            total = total - g[1] * sg.sin(x)
+        return (total,)
+
+
+def sincos(x):
+    pair = apply(SinCos(), x)
+    return apply(TupleGet(0), pair), apply(TupleGet(1), pair)
+
+
+@pytest.mark.parametrize("use", ["both", "first", "second"])
+def test_multi_output_op_eager_matches_sg_grad(use):
+    def fn(x):
+        s, c = sincos(x)
+        return sg.sum({"both": s * c + s, "first": s * 3.0, "second": c * c}[use])
+
+    value = np.array([0.3, -1.2, 2.0])
+    t = tensor(value, requires_grad=True)
+    s, c = sincos(t)
+    assert_same(s, np.sin(value))
+    assert_same(c, np.cos(value))
+    fn(t).backward()
+    x = sg.vector("x", dtype="float64")
+    want = sg.function([x], sg.grad(fn(x), x), backend="python")(value)
+    np.testing.assert_allclose(t.grad.numpy(), want, rtol=1e-14)
+    expected = numeric_grad(lambda v: fn(tensor(v)).item(), [value])[0]
+    np.testing.assert_allclose(t.grad.numpy(), expected, rtol=1e-6, atol=1e-9)
