@@ -16,21 +16,26 @@ Tensors are immutable values: an optimizer step makes new leaves (`(w - lr * w.g
 
 from __future__ import annotations
 
+import functools
 import threading
-from functools import lru_cache
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+# Modules, not names: `sg.eager` is this module, and its public names are what it defines.
+from symgraph import dtypes, errors, graph, methods
 from symgraph.config import config
-from symgraph.dtypes import FLOATS, as_dtype, is_float, name_of
-from symgraph.errors import GradientError, ShapeError, SymgraphError, with_origin
-from symgraph.graph import Constant, Node, user_origin
-from symgraph.methods import TensorMethods
-from symgraph.ops.base import Elemwise, Op, TupleGet
-from symgraph.types import TensorType, TupleType
+from symgraph.ops import base as ops
+from symgraph.types import TensorType as _TensorType, TupleType as _TupleType
 
-__all__ = ["Tensor", "tensor", "as_tensor", "no_grad", "enable_grad", "is_grad_enabled"]
+if TYPE_CHECKING:
+    from typing import Any, Iterator, Sequence
+
+    from symgraph.ops.base import Op
+    from symgraph.types import TensorType
+
+__all__ = ["Tensor", "tensor", "as_tensor", "no_grad", "enable_grad", "is_grad_enabled",
+           "grad_of"]
 
 
 # -- grad mode -------------------------------------------------------------------------------
@@ -96,7 +101,7 @@ class _Record:
         self.out = out
 
 
-class Tensor(TensorMethods):
+class Tensor(methods.TensorMethods):
     """An eager tensor: a NumPy value, and for values that need gradients, a tape entry.
 
     Operators and methods come from the shared mixin (`x * y`, `x.sum()`, …) and go through
@@ -135,7 +140,7 @@ class Tensor(TensorMethods):
     @property
     def type(self) -> TensorType:
         """The static type this value would have in a graph (all dimensions known)."""
-        return TensorType(self._dtype, self._value.shape)
+        return _TensorType(self._dtype, self._value.shape)
 
     @property
     def is_leaf(self) -> bool:
@@ -146,6 +151,14 @@ class Tensor(TensorMethods):
         if self._value.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self._value.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):  # `self[i]` is sg.getitem: each part stays on the tape
+            yield self[i]
+
+    def eval(self, inputs: Any = None, backend: Any = None) -> np.ndarray:
+        """The value (an eager tensor is already computed): the same as `.numpy()`."""
+        return self.numpy()
 
     def numpy(self) -> np.ndarray:
         """The value as a NumPy array (a copy: editing it cannot change the tape)."""
@@ -217,11 +230,13 @@ class Tensor(TensorMethods):
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark this leaf as needing a gradient (in place); returns self."""
         if self._record is not None:
-            raise GradientError("requires_grad_: only leaf tensors can change requires_grad; "
-                                "this one was computed from others (use .detach() first)")
-        if requires_grad and not is_float(self._dtype):
-            raise GradientError(f"requires_grad_: only float tensors have gradients, this one "
-                                f"is {self._dtype}; cast with .astype('float32') first")
+            raise errors.GradientError(
+                "requires_grad_: only leaf tensors can change requires_grad; this one was "
+                "computed from others (use .detach() first)")
+        if requires_grad and not dtypes.is_float(self._dtype):
+            raise errors.GradientError(
+                f"requires_grad_: only float tensors have gradients, this one is "
+                f"{self._dtype}; cast with .astype('float32') first")
         self.requires_grad = requires_grad
         return self
 
@@ -246,7 +261,7 @@ _DTYPE_NAMES: dict[np.dtype, str] = {}
 def _dtype_name(dtype: np.dtype) -> str:
     name = _DTYPE_NAMES.get(dtype)
     if name is None:
-        name = _DTYPE_NAMES.setdefault(dtype, as_dtype(dtype))
+        name = _DTYPE_NAMES.setdefault(dtype, dtypes.as_dtype(dtype))
     return name
 
 
@@ -261,17 +276,19 @@ def tensor(data: Any, requires_grad: bool = False, dtype: object = None) -> Tens
     like symbolic variables do; or give `dtype` explicitly. Only float tensors can require
     gradients.
     """
-    if isinstance(data, Node):
-        raise SymgraphError(f"sg.eager.tensor: {data!r} is a symbolic variable; eager tensors "
-                            "hold values (compile symbolic graphs with sg.function)")
+    if isinstance(data, graph.Node):
+        raise errors.SymgraphError(
+            f"sg.eager.tensor: {data!r} is a symbolic variable; eager tensors hold values "
+            "(compile symbolic graphs with sg.function)")
     if isinstance(data, Tensor):
         data = data._value
     if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
         kind = np.asarray(data).dtype.kind
         dtype = config.floatX if kind == "f" else None
-    array = np.array(data, dtype=None if dtype is None else as_dtype(dtype))
+    array = np.array(data, dtype=None if dtype is None else dtypes.as_dtype(dtype))
     if array.dtype == object:
-        raise SymgraphError(f"sg.eager.tensor: cannot make a tensor of {type(data).__name__}")
+        raise errors.SymgraphError(
+            f"sg.eager.tensor: cannot make a tensor of {type(data).__name__}")
     name = _dtype_name(array.dtype)
     if array.dtype.name != name:
         array = array.astype(name)
@@ -285,16 +302,17 @@ def as_tensor(value: Any) -> Tensor:
     """
     if type(value) is Tensor:
         return value
-    if isinstance(value, Constant):  # a known value (sg.constant inside a public function)
+    if isinstance(value, graph.Constant):  # a known value (from sg.constant in a function)
         return Tensor(value.value, value.dtype)
-    if isinstance(value, Node):
-        raise SymgraphError(
+    if isinstance(value, graph.Node):
+        raise errors.SymgraphError(
             f"cannot mix symbolic variable {value!r} with eager tensors in one expression; "
             "inside sg.jit pass every tensor the function needs as an argument, or use "
             ".numpy() to turn an eager value into data for a symbolic graph")
     array = np.array(value)  # a private copy: later edits by the caller cannot reach the tape
     if array.dtype == object:
-        raise SymgraphError(f"cannot make an eager tensor of {type(value).__name__} {value!r}")
+        raise errors.SymgraphError(
+            f"cannot make an eager tensor of {type(value).__name__} {value!r}")
     name = _dtype_name(array.dtype)
     if array.dtype.name != name:
         array = array.astype(name)
@@ -303,24 +321,24 @@ def as_tensor(value: Any) -> Tensor:
 
 # -- eager execution -------------------------------------------------------------------------
 
-@lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=8192)
 def _infer(op: Op, signature: tuple) -> tuple:
     """op.infer on concrete types, cached (a model repeats a few signatures), with what
     apply_eager needs about the result at hand: (type, dtype name, NumPy dtype when the op
     is a plain ufunc, whether the result can carry a gradient)."""
-    out_type = op.infer(*(TensorType(dtype, shape) for dtype, shape in signature))
-    if type(out_type) is TupleType:
+    out_type = op.infer(*(_TensorType(dtype, shape) for dtype, shape in signature))
+    if type(out_type) is _TupleType:
         return out_type, None, None, True
-    plain = type(op).reference is Elemwise.reference
+    plain = type(op).reference is ops.Elemwise.reference
     dtype = out_type.dtype
-    return out_type, dtype, np.dtype(dtype) if plain else None, dtype in FLOATS
+    return out_type, dtype, np.dtype(dtype) if plain else None, dtype in dtypes.FLOATS
 
 
 def apply_eager(op: Op, args: Sequence[Any]) -> Any:
     """Run `op` on eager tensors now (infer, then reference), recording a tape entry when
     grad mode is on and an input requires a gradient. Every eager operation runs through
     here, so it is written for speed: one loop over the arguments, a cached infer."""
-    if type(op) is TupleGet:
+    if type(op) is ops.TupleGet:
         return args[0].tensors[op.index]
     values = []
     signature = []
@@ -337,12 +355,12 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
             out = _ufunc(op, values, ufunc_dtype)
         else:
             out = _checked(op, op.reference(*values), out_type)
-    except SymgraphError as error:
-        raise with_origin(error, user_origin()) from None
+    except errors.SymgraphError as error:
+        raise errors.with_origin(error, graph.user_origin()) from None
     except (ValueError, IndexError) as error:
         shapes = ", ".join(f"{v.dtype}{list(v.shape)}" for v in values)
-        raise with_origin(ShapeError(f"{op.name}: {error} (inputs: {shapes})"),
-                          user_origin()) from None
+        raise errors.with_origin(errors.ShapeError(f"{op.name}: {error} (inputs: {shapes})"),
+                          graph.user_origin()) from None
     record = None
     if needs_grad and floating and _mode.enabled and op.differentiable:
         record = _Record(op, tuple(args), out)
@@ -364,7 +382,7 @@ except ImportError:  # another NumPy: the public context manager
     _ERRSTATE = None
 
 
-def _ufunc(op: Elemwise, values: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
+def _ufunc(op: ops.Elemwise, values: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
     """Elemwise.reference for a plain ufunc op, shortened: when the ufunc's own result has
     the inferred dtype, that result is what the reference returns; otherwise (NumPy went to
     float16, say) the reference itself decides. tests/test_eager.py checks the two agree."""
@@ -384,17 +402,17 @@ def _ufunc(op: Elemwise, values: list[np.ndarray], dtype: np.dtype) -> np.ndarra
 
 def _checked(op: Op, out: Any, out_type: Any) -> Any:
     """The reference's result, checked against the inferred type (as the interpreter does)."""
-    if type(out_type) is TupleType:
+    if type(out_type) is _TupleType:
         return tuple(_checked(op, o, t) for o, t in zip(out, out_type.types))
     out = np.asarray(out)
-    if name_of(out.dtype) != out_type.dtype or not out_type.accepts_shape(out.shape):
-        raise SymgraphError(f"{op.name}: internal error: produced {out.dtype}"
+    if dtypes.name_of(out.dtype) != out_type.dtype or not out_type.accepts_shape(out.shape):
+        raise errors.SymgraphError(f"{op.name}: internal error: produced {out.dtype}"
                             f"{list(out.shape)}, its type says {out_type}")
     return out
 
 
 def _output(out: np.ndarray, dtype: str, record: _Record | None, index: int) -> Tensor:
-    if record is None or dtype not in FLOATS:
+    if record is None or dtype not in dtypes.FLOATS:
         return Tensor(out, dtype)
     return Tensor(out, dtype, True, record, index)
 
@@ -426,7 +444,7 @@ def _weak(value: Any, like: Tensor) -> Tensor | None:
 
 
 def _operator(op: Op, name: str) -> Any:
-    generic = getattr(TensorMethods, name)
+    generic = getattr(methods.TensorMethods, name)
     reflected = name.startswith("__r")
 
     def operator(self: Tensor, other: Any) -> Any:
@@ -461,19 +479,19 @@ _install_operators()
 
 def _seed(root: Tensor, grad: Any) -> Tensor:
     if not root.requires_grad:
-        raise GradientError(
+        raise errors.GradientError(
             f"backward: this {root._dtype}{list(root.shape)} tensor does not require a gradient"
             "; create the inputs with requires_grad=True (and not under no_grad)")
     if grad is None:
         if root.size != 1:
-            raise GradientError(
+            raise errors.GradientError(
                 f"backward: the tensor has shape {root.shape}; backward() without an argument "
                 "needs a one-element tensor (a loss): reduce it with .sum() or .mean(), or "
                 "pass the gradient, backward(grad)")
         return Tensor(np.ones(root.shape, root._dtype), root._dtype)
     seed = as_tensor(grad)
     if seed.shape != root.shape:
-        raise ShapeError(f"backward: grad has shape {seed.shape}, the tensor {root.shape}")
+        raise errors.ShapeError(f"backward: grad has shape {seed.shape}, the tensor {root.shape}")
     return seed if seed._dtype == root._dtype else _wrap(
         seed._value.astype(root._dtype), root._dtype)
 
@@ -487,7 +505,7 @@ def _tape(root: Tensor) -> list[_Record]:
         record, index = stack.pop()
         inputs = record.inputs
         if inputs is None:
-            raise GradientError(
+            raise errors.GradientError(
                 f"backward: the tape through {record.op.name} was already freed by an earlier "
                 "backward(); pass retain_graph=True to the first backward() to go through "
                 "it twice, or recompute the forward pass")
@@ -524,9 +542,9 @@ def _backprop(root: Tensor, seed: Tensor, retain_graph: bool) -> dict[int, tuple
             inputs = record.inputs
             out = record.out
             if type(out) is tuple:
-                output: Any = _TupleValue(tuple(Tensor(o, name_of(o.dtype)) for o in out))
+                output: Any = _TupleValue(tuple(Tensor(o, dtypes.name_of(o.dtype)) for o in out))
             else:
-                output = Tensor(out, name_of(out.dtype))
+                output = Tensor(out, dtypes.name_of(out.dtype))
             for x, gx in zip(inputs, op.vjp(inputs, output, grad)):
                 if gx is None or not x.requires_grad:
                     continue
@@ -535,7 +553,7 @@ def _backprop(root: Tensor, seed: Tensor, retain_graph: bool) -> dict[int, tuple
                 if gx._dtype != x._dtype or gx._value.shape != x._value.shape:
                     gx = sum_like(gx, x, ())
                     if gx._value.shape != x._value.shape:
-                        raise GradientError(
+                        raise errors.GradientError(
                             f"{op.name}: internal error: its gradient rule gave shape "
                             f"{gx.shape} for an input of shape {x.shape}")
                 if x._record is None:
