@@ -17,6 +17,8 @@ Tensors are immutable values: an optimizer step makes new leaves (`(w - lr * w.g
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 import threading
 from typing import TYPE_CHECKING
 
@@ -91,14 +93,23 @@ def enable_grad() -> _SetGradMode:
 
 class _Record:
     """One tape entry: `op` applied to `inputs` gave `out` (an array, or a tuple of arrays
-    for a multi-output op). backward() sets `inputs` to None when it frees the tape."""
+    for a multi-output op) of dtype `dtype`. `seq` orders entries by creation: an entry's
+    users all come later, so backward() can take entries latest first. `grad` collects the
+    output's gradient during backward(). backward() sets `inputs` to None when it frees
+    the tape."""
 
-    __slots__ = ("op", "inputs", "out")
+    __slots__ = ("op", "inputs", "out", "dtype", "seq", "grad")
 
-    def __init__(self, op: Op, inputs: tuple[Tensor, ...], out: Any) -> None:
+    def __init__(self, op: Op, inputs: tuple[Tensor, ...], out: Any, dtype: str | None) -> None:
         self.op = op
         self.inputs: tuple[Tensor, ...] | None = inputs
         self.out = out
+        self.dtype = dtype
+        self.seq = next(_SEQ)
+        self.grad: Any = None
+
+
+_SEQ = itertools.count()
 
 
 class Tensor(methods.TensorMethods):
@@ -340,17 +351,22 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
     here, so it is written for speed: one loop over the arguments, a cached infer."""
     if type(op) is ops.TupleGet:
         return args[0].tensors[op.index]
-    values = []
-    signature = []
-    needs_grad = False
-    for a in args:
-        if type(a) is not Tensor:
-            return apply_eager(op, [as_tensor(a) for a in args])
-        values.append(a._value)
-        signature.append((a._dtype, a._value.shape))
-        needs_grad = needs_grad or a.requires_grad
+    if len(args) == 2 and type(args[0]) is Tensor and type(args[1]) is Tensor:
+        a, b = args  # the most common case, spelled out
+        values: Any = (a._value, b._value)
+        signature: Any = ((a._dtype, a._value.shape), (b._dtype, b._value.shape))
+        needs_grad = a.requires_grad or b.requires_grad
+    else:
+        values, signature, needs_grad = [], [], False
+        for a in args:
+            if type(a) is not Tensor:
+                return apply_eager(op, [as_tensor(a) for a in args])
+            values.append(a._value)
+            signature.append((a._dtype, a._value.shape))
+            needs_grad = needs_grad or a.requires_grad
+        signature = tuple(signature)
     try:
-        out_type, dtype, ufunc_dtype, floating = _infer(op, tuple(signature))
+        out_type, dtype, ufunc_dtype, floating = _infer(op, signature)
         if ufunc_dtype is not None:
             out = _ufunc(op, values, ufunc_dtype)
         else:
@@ -363,7 +379,7 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
                           graph.user_origin()) from None
     record = None
     if needs_grad and floating and _mode.enabled and op.differentiable:
-        record = _Record(op, tuple(args), out)
+        record = _Record(op, tuple(args), out, dtype)
     if dtype is None:  # a multi-output op
         return _TupleValue(tuple(_output(o, t.dtype, record, i)
                                  for i, (o, t) in enumerate(zip(out, out_type.types))))
@@ -496,87 +512,83 @@ def _seed(root: Tensor, grad: Any) -> Tensor:
         seed._value.astype(root._dtype), root._dtype)
 
 
-def _tape(root: Tensor) -> list[_Record]:
-    """The tape entries `root` depends on, inputs first (iterative: no recursion limit)."""
-    order: list[_Record] = []
-    seen: set[int] = set()
-    stack: list[tuple[_Record, int]] = [(root._record, 0)]
-    while stack:
-        record, index = stack.pop()
-        inputs = record.inputs
-        if inputs is None:
-            raise errors.GradientError(
-                f"backward: the tape through {record.op.name} was already freed by an earlier "
-                "backward(); pass retain_graph=True to the first backward() to go through "
-                "it twice, or recompute the forward pass")
-        if index < len(inputs):
-            stack.append((record, index + 1))
-            child = inputs[index]._record
-            if child is not None and id(child) not in seen:
-                seen.add(id(child))
-                stack.append((child, 0))
-        else:
-            order.append(record)
-    return order
-
-
 def _backprop(root: Tensor, seed: Tensor, retain_graph: bool) -> dict[int, tuple]:
     """Gradients of the leaves `root` depends on: `{id(leaf): (leaf, gradient)}`.
 
-    Each tape entry's op gives its inputs' gradients with `vjp`, the rule `sg.grad` uses;
-    `sum_like` undoes broadcasting and dtype promotion, as in `sg.grad`. Nothing computed
-    here is recorded."""
+    Tape entries are taken latest first (a heap on their creation order), so an entry's
+    gradient is complete when its turn comes. Each entry's op gives its inputs' gradients
+    with `vjp`, the rule `sg.grad` uses; `sum_like` undoes broadcasting and dtype promotion
+    as in `sg.grad`. Nothing computed here is recorded."""
     from symgraph.grad import sum_like
 
     if root._record is None:
         return {id(root): (root, seed)}
-    order = _tape(root)
-    pending: dict[int, Any] = {id(root._record): _slot(root, seed, None)}
     leaves: dict[int, tuple] = {}
-    with no_grad():
-        for record in reversed(order):
-            grad = pending.pop(id(record), None)
-            if grad is None:
-                continue
-            op = record.op
-            inputs = record.inputs
-            out = record.out
-            if type(out) is tuple:
-                output: Any = _TupleValue(tuple(Tensor(o, dtypes.name_of(o.dtype)) for o in out))
-            else:
-                output = Tensor(out, dtypes.name_of(out.dtype))
-            for x, gx in zip(inputs, op.vjp(inputs, output, grad)):
-                if gx is None or not x.requires_grad:
-                    continue
-                if type(gx) is not Tensor:
-                    gx = as_tensor(gx)
-                if gx._dtype != x._dtype or gx._value.shape != x._value.shape:
-                    gx = sum_like(gx, x, ())
-                    if gx._value.shape != x._value.shape:
-                        raise errors.GradientError(
-                            f"{op.name}: internal error: its gradient rule gave shape "
-                            f"{gx.shape} for an input of shape {x.shape}")
-                if x._record is None:
-                    held = leaves.get(id(x))
-                    leaves[id(x)] = (x, gx if held is None else _add(held[1], gx))
+    heap: list[tuple[int, _Record]] = []
+    _receive(root, seed, heap)
+    done = []
+    try:
+        with no_grad():
+            while heap:
+                record = heapq.heappop(heap)[1]
+                done.append(record)
+                grad, record.grad = record.grad, None
+                op = record.op
+                inputs = record.inputs
+                if inputs is None:
+                    raise errors.GradientError(
+                        f"backward: the tape through {op.name} was already freed by an "
+                        "earlier backward(); pass retain_graph=True to the first backward() "
+                        "to go through it twice, or recompute the forward pass")
+                out = record.out
+                if record.dtype is None:
+                    output: Any = _TupleValue(tuple(Tensor(o, dtypes.name_of(o.dtype))
+                                                    for o in out))
                 else:
-                    key = id(x._record)
-                    pending[key] = _slot(x, gx, pending.get(key))
+                    output = Tensor(out, record.dtype)
+                for x, gx in zip(inputs, op.vjp(inputs, output, grad)):
+                    if gx is None or not x.requires_grad:
+                        continue
+                    if type(gx) is not Tensor:
+                        gx = as_tensor(gx)
+                    if gx._dtype != x._dtype or gx._value.shape != x._value.shape:
+                        gx = _fit(sum_like(gx, x, ()), x, op)
+                    if x._record is None:
+                        held = leaves.get(id(x))
+                        leaves[id(x)] = (x, gx if held is None else _add(held[1], gx))
+                    else:
+                        _receive(x, gx, heap)
+    except BaseException:
+        for record in done + [entry[1] for entry in heap]:
+            record.grad = None
+        raise
     if not retain_graph:
-        for record in order:
+        for record in done:
             record.inputs = None
             record.out = None
     return leaves
 
 
-def _slot(x: Tensor, g: Tensor, held: Any) -> Any:
-    """Accumulate g into what a record has received so far (a tuple for multi-output)."""
+def _receive(x: Tensor, g: Tensor, heap: list) -> None:
+    """Add g to the gradient x's tape entry has received (per output for multi-output ops),
+    queueing the entry the first time."""
+    record = x._record
+    held = record.grad
+    if held is None:
+        heapq.heappush(heap, (-record.seq, record))
     if x._index < 0:
-        return g if held is None else _add(held, g)
-    n = len(x._record.out)
-    parts = list(held) if held is not None else [None] * n
+        record.grad = g if held is None else _add(held, g)
+        return
+    parts = list(held) if held is not None else [None] * len(record.out)
     parts[x._index] = g if parts[x._index] is None else _add(parts[x._index], g)
-    return tuple(parts)
+    record.grad = tuple(parts)
+
+
+def _fit(g: Tensor, x: Tensor, op: Op) -> Tensor:
+    if g._value.shape != x._value.shape:
+        raise errors.GradientError(f"{op.name}: internal error: its gradient rule gave shape "
+                                   f"{g.shape} for an input of shape {x.shape}")
+    return g
 
 
 def _add(a: Tensor, b: Tensor) -> Tensor:
