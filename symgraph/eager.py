@@ -69,8 +69,6 @@ class _SetGradMode:
         _mode.enabled = self.saved.pop()
 
     def __call__(self, fn: Any) -> Any:
-        import functools
-
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with _SetGradMode(self.enabled):
@@ -115,9 +113,9 @@ _SEQ = itertools.count()
 class Tensor(methods.TensorMethods):
     """An eager tensor: a NumPy value, and for values that need gradients, a tape entry.
 
-    Operators and methods come from the shared mixin (`x * y`, `x.sum()`, …) and go through
-    the same `sg.*` functions as symbolic variables. `==` is identity, as for variables;
-    elementwise equality is `sg.eq`.
+    Operators and methods come from the shared mixin (`x * y`, `x.sum()`, …) and use the
+    same ops as symbolic variables (arithmetic operators take a shortcut to `apply_eager`,
+    see below). `==` is identity, as for variables; elementwise equality is `sg.eq`.
     """
 
     __slots__ = ("_value", "_dtype", "requires_grad", "grad", "_record", "_index")
@@ -228,7 +226,7 @@ class Tensor(methods.TensorMethods):
         """
         seed = _seed(self, grad)
         for leaf, g in _backprop(self, seed, retain_graph).values():
-            leaf.grad = g if leaf.grad is None else _wrap(leaf.grad._value + g._value, g._dtype)
+            leaf.grad = g if leaf.grad is None else Tensor(leaf.grad._value + g._value, g._dtype)
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (`.grad = None` does the same)."""
@@ -266,18 +264,14 @@ class _TupleValue:
 
 # -- making tensors ----------------------------------------------------------------------
 
-_DTYPE_NAMES: dict[np.dtype, str] = {}
-
-
-def _dtype_name(dtype: np.dtype) -> str:
-    name = _DTYPE_NAMES.get(dtype)
-    if name is None:
-        name = _DTYPE_NAMES.setdefault(dtype, dtypes.as_dtype(dtype))
-    return name
-
-
-def _wrap(value: Any, dtype: str) -> Tensor:
-    return Tensor(value, dtype)
+def _array(data: Any, dtype: object = None) -> tuple[np.ndarray, str]:
+    """A private copy of `data` as an array of a supported dtype, and that dtype's name."""
+    array = np.array(data, dtype=None if dtype is None else dtypes.as_dtype(dtype))
+    if array.dtype == object:
+        raise errors.SymgraphError(
+            f"cannot make an eager tensor of {type(data).__name__} {data!r}")
+    name = dtypes.as_dtype(dtypes.name_of(array.dtype))  # float16 becomes float32
+    return (array if dtypes.name_of(array.dtype) == name else array.astype(name)), name
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: object = None) -> Tensor:
@@ -296,13 +290,7 @@ def tensor(data: Any, requires_grad: bool = False, dtype: object = None) -> Tens
     if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
         kind = np.asarray(data).dtype.kind
         dtype = config.floatX if kind == "f" else None
-    array = np.array(data, dtype=None if dtype is None else dtypes.as_dtype(dtype))
-    if array.dtype == object:
-        raise errors.SymgraphError(
-            f"sg.eager.tensor: cannot make a tensor of {type(data).__name__}")
-    name = _dtype_name(array.dtype)
-    if array.dtype.name != name:
-        array = array.astype(name)
+    array, name = _array(data, dtype)
     return Tensor(array, name).requires_grad_(requires_grad)
 
 
@@ -320,13 +308,7 @@ def as_tensor(value: Any) -> Tensor:
             f"cannot mix symbolic variable {value!r} with eager tensors in one expression; "
             "inside sg.jit pass every tensor the function needs as an argument, or use "
             ".numpy() to turn an eager value into data for a symbolic graph")
-    array = np.array(value)  # a private copy: later edits by the caller cannot reach the tape
-    if array.dtype == object:
-        raise errors.SymgraphError(
-            f"cannot make an eager tensor of {type(value).__name__} {value!r}")
-    name = _dtype_name(array.dtype)
-    if array.dtype.name != name:
-        array = array.astype(name)
+    array, name = _array(value)  # a copy: later edits by the caller cannot reach the tape
     return Tensor(array, name)
 
 
@@ -376,7 +358,7 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
     except (ValueError, IndexError) as error:
         shapes = ", ".join(f"{v.dtype}{list(v.shape)}" for v in values)
         raise errors.with_origin(errors.ShapeError(f"{op.name}: {error} (inputs: {shapes})"),
-                          graph.user_origin()) from None
+                                 graph.user_origin()) from None
     record = None
     if needs_grad and floating and _mode.enabled and op.differentiable:
         record = _Record(op, tuple(args), out, dtype)
@@ -423,7 +405,7 @@ def _checked(op: Op, out: Any, out_type: Any) -> Any:
     out = np.asarray(out)
     if dtypes.name_of(out.dtype) != out_type.dtype or not out_type.accepts_shape(out.shape):
         raise errors.SymgraphError(f"{op.name}: internal error: produced {out.dtype}"
-                            f"{list(out.shape)}, its type says {out_type}")
+                                   f"{list(out.shape)}, its type says {out_type}")
     return out
 
 
@@ -447,7 +429,7 @@ def _weak(value: Any, like: Tensor) -> Tensor | None:
     if type(value) is not float and type(value) is not int or like._dtype[0] != "f":
         return None
     key = (type(value), value, like._dtype)
-    held = _SCALARS.get(key)
+    held = _SCALARS.get(key) if value else None  # 0.0 == -0.0: zeros are not cached
     if held is None:
         try:
             held = Tensor(np.asarray(value, like._dtype), like._dtype)
@@ -508,8 +490,9 @@ def _seed(root: Tensor, grad: Any) -> Tensor:
     seed = as_tensor(grad)
     if seed.shape != root.shape:
         raise errors.ShapeError(f"backward: grad has shape {seed.shape}, the tensor {root.shape}")
-    return seed if seed._dtype == root._dtype else _wrap(
-        seed._value.astype(root._dtype), root._dtype)
+    if seed._dtype != root._dtype:
+        seed = Tensor(seed._value.astype(root._dtype), root._dtype)
+    return seed
 
 
 def _backprop(root: Tensor, seed: Tensor, retain_graph: bool) -> dict[int, tuple]:
@@ -592,7 +575,7 @@ def _fit(g: Tensor, x: Tensor, op: Op) -> Tensor:
 
 
 def _add(a: Tensor, b: Tensor) -> Tensor:
-    return _wrap(a._value + b._value, a._dtype)
+    return Tensor(a._value + b._value, a._dtype)
 
 
 def grad_of(output: Tensor, inputs: Sequence[Tensor], retain_graph: bool = False
@@ -604,5 +587,5 @@ def grad_of(output: Tensor, inputs: Sequence[Tensor], retain_graph: bool = False
     for x in inputs:
         held = found.get(id(x))
         results.append(held[1] if held is not None else
-                       _wrap(np.zeros(x.shape, x._dtype), x._dtype))
+                       Tensor(np.zeros(x.shape, x._dtype), x._dtype))
     return results

@@ -426,3 +426,13 @@ def test_multi_output_op_eager_matches_sg_grad(use):
     np.testing.assert_allclose(t.grad.numpy(), want, rtol=1e-14)
     expected = numeric_grad(lambda v: fn(tensor(v)).item(), [value])[0]
     np.testing.assert_allclose(t.grad.numpy(), expected, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore:overflow")  # NumPy warns casting 1e300 to float32, as here
+def test_weak_scalars_keep_signed_zeros_and_nan():
+    x = tensor([1.0, 2.0])
+    assert not np.signbit((x * 0.0).numpy()).any()
+    assert np.signbit((x * -0.0).numpy()).all()
+    assert np.isnan((x + float("nan")).numpy()).all()
+    assert (x + 1e300).dtype == sg.config.floatX  # weak: stays float32, overflows to inf
+    np.testing.assert_array_equal((x + 1e300).numpy(), [np.inf, np.inf])
