@@ -524,9 +524,10 @@ def _backprop(root: Tensor, seed: Tensor, retain_graph: bool) -> dict[int, tuple
                         "earlier backward(); pass retain_graph=True to the first backward() "
                         "to go through it twice, or recompute the forward pass")
                 out = record.out
-                if record.dtype is None:
+                if record.dtype is None:  # a multi-output op: a gradient per output
                     output: Any = _TupleValue(tuple(Tensor(o, dtypes.name_of(o.dtype))
                                                     for o in out))
+                    grad = tuple(grad.get(i) for i in range(len(out)))
                 else:
                     output = Tensor(out, record.dtype)
                 for x, gx in zip(inputs, op.vjp(inputs, output, grad)):
@@ -562,9 +563,10 @@ def _receive(x: Tensor, g: Tensor, heap: list) -> None:
     if x._index < 0:
         record.grad = g if held is None else _add(held, g)
         return
-    parts = list(held) if held is not None else [None] * len(record.out)
-    parts[x._index] = g if parts[x._index] is None else _add(parts[x._index], g)
-    record.grad = tuple(parts)
+    parts = held if held is not None else {}  # output index -> gradient
+    part = parts.get(x._index)
+    parts[x._index] = g if part is None else _add(part, g)
+    record.grad = parts
 
 
 def _fit(g: Tensor, x: Tensor, op: Op) -> Tensor:

@@ -56,7 +56,8 @@ def _unflatten(structure: tuple, leaves: Any) -> Any:
         return structure[2]
     if kind is dict:
         return {k: _unflatten(s, leaves) for k, s in zip(structure[1], structure[2])}
-    return kind(_unflatten(s, leaves) for s in structure[1])
+    items = [_unflatten(s, leaves) for s in structure[1]]
+    return kind(*items) if hasattr(kind, "_fields") else kind(items)  # namedtuples too
 
 
 def _array(leaf: Any) -> np.ndarray:

@@ -1,6 +1,8 @@
 """sg.jit: tracing, output structures, the signature cache, control-flow errors, and
 sg.value_and_grad eagerly and under jit; logistic regression trained both ways."""
 
+import collections
+
 import numpy as np
 import pytest
 
@@ -36,6 +38,19 @@ def test_output_structures(rng):
     np.testing.assert_array_equal(out["parts"][0], a * 2.0)
     assert out["parts"][1][1].dtype == "int32"
     np.testing.assert_array_equal(out["parts"][1][1], k * 2)
+
+
+def test_namedtuple_arguments_and_keywords():
+    Pair = collections.namedtuple("Pair", "a b")
+
+    @sg.jit
+    def fn(pair, *, shift):
+        return Pair(pair.a + shift, pair.b * pair.a)
+
+    out = fn(Pair(np.ones(2), np.full(2, 3.0)), shift=np.float64(1.0))
+    assert isinstance(out, Pair)
+    np.testing.assert_array_equal(out.a, [2.0, 2.0])
+    np.testing.assert_array_equal(out.b, [3.0, 3.0])
 
 
 def test_cache_hits_and_retraces():
