@@ -436,3 +436,12 @@ def test_weak_scalars_keep_signed_zeros_and_nan():
     assert np.isnan((x + float("nan")).numpy()).all()
     assert (x + 1e300).dtype == sg.config.floatX  # weak: stays float32, overflows to inf
     np.testing.assert_array_equal((x + 1e300).numpy(), [np.inf, np.inf])
+
+
+def test_deep_tapes_need_no_recursion():
+    x = tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x
+    for _ in range(5000):
+        y = y * 1.0001 + 0.0
+    sg.sum(y).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0001 ** 5000] * 2, rtol=1e-12)
