@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from symgraph.api.base import constant, operands
+from symgraph.api.base import operands
 from symgraph.api.math import (cast, eq, log, log1p, maximum, multiply, negative, sigmoid,
                                softplus, where)
 from symgraph.api.reduce import logsumexp, mean, sum
@@ -53,8 +53,7 @@ def one_hot(labels: Any, n: int, dtype: object = None) -> Any:
     if not is_integer(labels.dtype):
         raise DTypeError(f"one_hot: labels must be integers, got {labels.dtype}; "
                          "cast them with .astype('int64')")
-    classes = constant(np.arange(int(n), dtype=labels.dtype))
-    hot = eq(expand_dims(labels, -1), classes)
+    hot = eq(expand_dims(labels, -1), np.arange(int(n), dtype=labels.dtype))
     return cast(hot, as_dtype(dtype or config.floatX))
 
 
@@ -108,7 +107,9 @@ def dropout(x: Any, p: float, stream: Any = None, training: bool = True) -> Any:
     if stream is None:
         raise SymgraphError("dropout: give a stream=sg.random.RandomStream(seed) to draw "
                             "the mask from")
-    (x,) = operands(x)
-    keep = stream.bernoulli(1 - p, size=x.shape, dtype=x.dtype if x.dtype in
-                            ("float32", "float64") else config.floatX)
+    # keep_prob as a typed value: an eager x makes it an eager tensor, so the mask is
+    # drawn eagerly too; a symbolic x makes it a constant.
+    x, keep_prob = operands(x, np.asarray(1 - p, "float64"))
+    dtype = x.dtype if x.dtype in ("float32", "float64") else config.floatX
+    keep = stream.bernoulli(keep_prob, size=x.shape, dtype=dtype)
     return multiply(x, keep) / (1 - p)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from symgraph.api.base import constant, operands, shared
+from symgraph.api.base import _is_eager, constant, operands, shared
 from symgraph.api.math import add, cast, less, multiply, subtract
 from symgraph.api.creation import broadcast_like
 from symgraph.api.shape import shape as runtime_shape
@@ -76,6 +76,24 @@ def _affine(z: Any, shift: Any, scale: Any) -> Any:
     return z
 
 
+def _any_eager(*values: Any) -> bool:
+    """Whether a draw's arguments include eager tensors (then it is drawn eagerly)."""
+    flat = [v for value in values
+            for v in (value if isinstance(value, (tuple, list)) else (value,))]
+    return any(_is_eager(v) for v in flat)
+
+
+def _concrete_size(size: Any) -> tuple[int, ...]:
+    """An eager draw's size as ints (from ints, 0-d eager tensors or a vector tensor)."""
+    if _is_eager(size):
+        return tuple(int(s) for s in np.asarray(size.numpy()).reshape(-1))
+    entries = size if isinstance(size, (tuple, list)) else (size,)
+    out = tuple(int(e.numpy()) if _is_eager(e) else int(e) for e in entries)
+    if any(s < 0 for s in out):
+        raise ShapeError(f"random: negative size {out}")
+    return out
+
+
 class RandomStream:
     """A seeded source of random draws for symbolic graphs (`sg.random.RandomStream(42)`).
 
@@ -97,11 +115,26 @@ class RandomStream:
     def __repr__(self) -> str:
         return f"RandomStream(seed={self.seed}, draws={self._draws})"
 
-    def _draw(self, cls: type, size: Any, dtype: str, *params: Any) -> Any:
+    def _draw(self, cls: type, size: Any, dtype: str, params: tuple = (),
+              eager: bool = False) -> Any:
+        if eager:
+            return self._draw_now(cls, size, dtype, params)
         vector, static = size_vector(size)
         op = cls(self.seed, self._draws, static, dtype)
         self._draws += 1
         return apply(op, self.counter, vector, *params)
+
+    def _draw_now(self, cls: type, size: Any, dtype: str, params: tuple) -> Any:
+        """An eager draw: the counter is read and advanced now, as one call would do."""
+        from symgraph.eager import as_tensor
+
+        shape = _concrete_size(size)
+        op = cls(self.seed, self._draws, shape, dtype)
+        self._draws += 1
+        counter = self.counter.get_value()
+        self.counter.set_value(counter + 1)
+        return apply(op, as_tensor(counter), as_tensor(np.array(shape, dtype="int64")),
+                     *params)
 
     def _size_of(self, size: Any, *params: Any) -> Any:
         if size is not None:
@@ -120,7 +153,8 @@ class RandomStream:
         """Normal draws `loc + scale * z`, z standard normal of `dtype` (default floatX);
         gradients flow to `loc` and `scale` (reparameterization)."""
         dtype = ops.float_dtype(as_dtype(dtype or config.floatX), "normal")
-        z = self._draw(ops.StandardNormal, self._size_of(size, loc, scale), dtype)
+        z = self._draw(ops.StandardNormal, self._size_of(size, loc, scale), dtype,
+                       eager=_any_eager(size, loc, scale))
         return cast(_affine(z, loc, scale), dtype)
 
     def uniform(self, size: Any = None, low: Any = 0.0, high: Any = 1.0,
@@ -128,7 +162,8 @@ class RandomStream:
         """Uniform draws in [low, high): `low + (high - low) * u`, u in [0, 1) of `dtype`
         (default floatX); gradients flow to `low` and `high`."""
         dtype = ops.float_dtype(as_dtype(dtype or config.floatX), "uniform")
-        u = self._draw(ops.StandardUniform, self._size_of(size, low, high), dtype)
+        u = self._draw(ops.StandardUniform, self._size_of(size, low, high), dtype,
+                       eager=_any_eager(size, low, high))
         width = high - low if is_python_scalar(high) and is_python_scalar(low) \
             else subtract(high, low)
         return cast(_affine(u, low, width), dtype)
@@ -141,11 +176,13 @@ class RandomStream:
             low, high = 0, low
         low_node, high_node = operands(low, high)
         size = self._size_of(size, *(p for p in (low, high) if not is_python_scalar(p)))
-        return self._draw(ops.Integers, size, as_dtype(dtype), cast(low_node, "int64"),
-                          cast(high_node, "int64"))
+        return self._draw(ops.Integers, size, as_dtype(dtype),
+                          (cast(low_node, "int64"), cast(high_node, "int64")),
+                          eager=_any_eager(size, low_node))
 
     def bernoulli(self, p: Any = 0.5, size: Any = None, dtype: object = None) -> Any:
         """1 with probability p, else 0, as `dtype` (default floatX). No gradient."""
         dtype = as_dtype(dtype or config.floatX)
-        u = self._draw(ops.StandardUniform, self._size_of(size, p), "float64")
+        u = self._draw(ops.StandardUniform, self._size_of(size, p), "float64",
+                       eager=_any_eager(size, p))
         return cast(less(u, p), dtype)
