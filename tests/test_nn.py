@@ -135,6 +135,15 @@ def test_cross_entropy(shape, dtype, rng):
                         lambda x, y: np.sum(per_example(x, y)), [logits, labels], **tol)
 
 
+def test_cross_entropy_broadcasts_logits_against_labels(rng):
+    logits = rng.standard_normal((3, 4))[:, ::-1]      # negative strides too
+    labels = np.array([[0, 1, 3], [2, 2, 0]])          # (2, 3) against logits' batch (3,)
+    per_example = lambda x, y: np_cross_entropy(np.broadcast_to(x, (2, 3, 4)), y)
+    check_against_numpy(lambda x, y: sg.nn.cross_entropy(x, y, reduction="none"), per_example,
+                        [logits, labels])
+    check_grad(lambda x: sg.nn.cross_entropy(x, sg.constant(labels)), [logits])
+
+
 def test_cross_entropy_is_stable_at_1000():
     logits = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, 1000.0]])
     labels = np.array([1, 2])

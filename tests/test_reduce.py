@@ -85,7 +85,7 @@ def test_empty_reductions_like_numpy(fn, ref, shape, axis):
 def test_empty_axis_has_no_identity(fn):
     x = sg.matrix("x", dtype="float64")
     f = sg.function([x], fn(x, 1))
-    with pytest.raises(sg.ShapeError, match=fn.__name__):
+    with pytest.raises(sg.ShapeError, match=fn.__name__ + r": cannot reduce the empty axis"):
         f(np.zeros((2, 0)))
     assert f(np.zeros((0, 3))).shape == (0,)  # an empty result is fine, like NumPy
     with pytest.raises(sg.ShapeError, match="empty"):
