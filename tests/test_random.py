@@ -111,8 +111,12 @@ def test_size_errors():
         stream.normal((2, -1))
     with pytest.raises(sg.ShapeError, match="size entries must be ints"):
         stream.normal((2, 1.5))
-    with pytest.raises(sg.DTypeError, match="dtype must be float"):
+    with pytest.raises(sg.DTypeError, match="standard_uniform: dtype must be one of float32"):
         stream.uniform(3, dtype="int32")
+    with pytest.raises(sg.DTypeError, match="integers: dtype must be one of int8"):
+        stream.integers(0, 5, 3, dtype="float32")
+    with pytest.raises(sg.DTypeError, match="integers: low and high must be integers"):
+        stream.integers(0.5, 5, 3)
     with pytest.raises(ValueError, match="seed"):
         sg.random.RandomStream(-1)
     n = sg.scalar("n", dtype="int64")

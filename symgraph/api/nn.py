@@ -23,6 +23,7 @@ from symgraph.errors import DTypeError, SymgraphError
 from symgraph.ops import nn as ops
 from symgraph.types import normalize_axis
 
+
 def relu(x: Any) -> Any:
     """max(x, 0), keeping x's dtype; NaN stays NaN; the gradient at 0 is 0."""
     (x,) = operands(x)

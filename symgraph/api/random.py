@@ -29,6 +29,7 @@ from symgraph.graph import Constant, Node
 from symgraph.ops import random as ops
 from symgraph.ops.shape import Shape
 
+
 def _entry(value: Any) -> int | Node:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value)
@@ -57,10 +58,10 @@ def size_vector(size: Any) -> tuple[Node, tuple[int | None, ...]]:
         raise ShapeError(f"random: negative size {size!r}")
     known = np.array([e if isinstance(e, int) else 0 for e in entries], dtype="int64")
     vector: Any = constant(known)
+    unit = np.eye(len(entries), dtype="int64")
     for i, e in enumerate(entries):
-        if not isinstance(e, int):  # add entry i in place: no stack op needed
-            vector = add(vector, multiply(cast(e, "int64"), constant(np.eye(len(entries),
-                                                                          dtype="int64")[i])))
+        if not isinstance(e, int):  # symbolic entry i added in place: no stack op needed
+            vector = add(vector, multiply(cast(e, "int64"), unit[i]))
     static = tuple(e if isinstance(e, int) else None for e in entries)
     return vector, static
 
@@ -150,7 +151,7 @@ class RandomStream:
                dtype: object = None) -> Any:
         """Normal draws `loc + scale * z`, z standard normal of `dtype` (default floatX);
         gradients flow to `loc` and `scale` (reparameterization)."""
-        dtype = ops.float_dtype(as_dtype(dtype or config.floatX), "normal")
+        dtype = as_dtype(dtype or config.floatX)
         z = self._draw(ops.StandardNormal, self._size_of(size, loc, scale), dtype,
                        eager=_any_eager(size, loc, scale))
         return cast(_affine(z, loc, scale), dtype)
@@ -159,11 +160,13 @@ class RandomStream:
                 dtype: object = None) -> Any:
         """Uniform draws in [low, high): `low + (high - low) * u`, u in [0, 1) of `dtype`
         (default floatX); gradients flow to `low` and `high`."""
-        dtype = ops.float_dtype(as_dtype(dtype or config.floatX), "uniform")
+        dtype = as_dtype(dtype or config.floatX)
         u = self._draw(ops.StandardUniform, self._size_of(size, low, high), dtype,
                        eager=_any_eager(size, low, high))
-        width = high - low if is_python_scalar(high) and is_python_scalar(low) \
-            else subtract(high, low)
+        if is_python_scalar(high) and is_python_scalar(low):
+            width = high - low  # stays a weak Python number: no node, no dtype change
+        else:
+            width = subtract(high, low)
         return cast(_affine(u, low, width), dtype)
 
     def integers(self, low: Any, high: Any = None, size: Any = None,
