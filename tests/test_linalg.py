@@ -5,14 +5,17 @@ are listed in the `*_NEEDS_SHAPE_OPS` tables; they join the tests once those fun
 exist in `sg`, so this file is green on its own and complete after the merge.
 """
 
+import importlib.util
+
 import numpy as np
 import pytest
 
 import symgraph as sg
-from helpers import check_against_numpy, check_grad
+from helpers import check_against_numpy, check_eager_matches_symbolic, check_grad
 from symgraph.apply import apply
 from symgraph.ops.linalg import MatMul
 
+HAS_EAGER = importlib.util.find_spec("symgraph.eager") is not None  # eager branch
 HAS_SHAPE_OPS = hasattr(sg, "reshape") and hasattr(sg, "transpose")
 
 MATMUL_SHAPES = [
@@ -193,3 +196,15 @@ def test_einsum_errors():
         sg.einsum("ij,jk->ik", sg.tensor("x", shape=(3, 4)), sg.tensor("y", shape=(5, 2)))
     with pytest.raises(sg.ShapeError, match="appears in no operand"):
         sg.einsum("ij->k", a)
+
+
+EAGER_CASES = [  # the same functions on eager tensors (after the eager branch is merged)
+    (sg.matmul, [(3, 4), (4, 5)]), (sg.matmul, [(2, 3, 4), (4,)]), (sg.dot, [(3, 4), (4,)]),
+    (sg.outer, [(3,), (4,)]), (lambda a, b: sg.tensordot(a, b, 1), [(3, 4), (4, 2)]),
+    (lambda a, b: sg.einsum("bij,bjk->bik", a, b), [(2, 3, 4), (2, 4, 5)]),
+]
+
+if HAS_EAGER:
+    @pytest.mark.parametrize("fn,shapes", EAGER_CASES)
+    def test_eager_matches_symbolic(fn, shapes, rng):
+        check_eager_matches_symbolic(fn, [rng.standard_normal(s) for s in shapes])

@@ -1,12 +1,16 @@
 """sg.nn against NumPy/SciPy: softmax family (stable at ±1000), one_hot, relu, losses and
 dropout, with gradients against finite differences."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 import scipy.special
 
 import symgraph as sg
-from helpers import check_against_numpy, check_grad
+from helpers import check_against_numpy, check_eager_matches_symbolic, check_grad
+
+HAS_EAGER = importlib.util.find_spec("symgraph.eager") is not None  # eager branch
 
 SOFTMAX = [(sg.nn.softmax, scipy.special.softmax), (sg.nn.log_softmax, scipy.special.log_softmax)]
 SOFTMAX_CASES = [((5,), -1), ((3, 4), -1), ((3, 4), 0), ((2, 3, 4), 1), ((2, 3, 4), -3),
@@ -131,6 +135,15 @@ def test_cross_entropy(shape, dtype, rng):
                         lambda x, y: np.sum(per_example(x, y)), [logits, labels], **tol)
 
 
+def test_cross_entropy_broadcasts_logits_against_labels(rng):
+    logits = rng.standard_normal((3, 4))[:, ::-1]      # negative strides too
+    labels = np.array([[0, 1, 3], [2, 2, 0]])          # (2, 3) against logits' batch (3,)
+    per_example = lambda x, y: np_cross_entropy(np.broadcast_to(x, (2, 3, 4)), y)
+    check_against_numpy(lambda x, y: sg.nn.cross_entropy(x, y, reduction="none"), per_example,
+                        [logits, labels])
+    check_grad(lambda x: sg.nn.cross_entropy(x, sg.constant(labels)), [logits])
+
+
 def test_cross_entropy_is_stable_at_1000():
     logits = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, 1000.0]])
     labels = np.array([1, 2])
@@ -233,3 +246,29 @@ def test_dropout(rng):
         sg.nn.dropout(x, 1.0, stream)
     with pytest.raises(sg.SymgraphError, match="stream"):
         sg.nn.dropout(x, 0.5)
+
+
+EAGER_CASES = [  # the same functions on eager tensors (after the eager branch is merged)
+    (lambda x: sg.nn.softmax(x), [(3, 4)]), (lambda x: sg.nn.log_softmax(x, 0), [(3, 4)]),
+    (lambda x: sg.nn.cross_entropy(x, np.array([0, 3, 1])), [(3, 4)]),
+    (lambda x, t: sg.nn.binary_cross_entropy(x, t, from_logits=True), [(3, 4), (3, 4)]),
+    (lambda x: sg.nn.relu(x), [(3, 4)]),
+]
+
+if HAS_EAGER:
+    @pytest.mark.parametrize("fn,shapes", EAGER_CASES)
+    def test_eager_matches_symbolic(fn, shapes, rng):
+        check_eager_matches_symbolic(fn, [rng.standard_normal(s) for s in shapes])
+        hot = sg.nn.one_hot(sg.eager.tensor(np.array([0, 2])), 3)
+        np.testing.assert_array_equal(hot.numpy(), np.eye(3, dtype=sg.config.floatX)[[0, 2]])
+
+    def test_eager_dropout(rng):
+        x = sg.eager.tensor(rng.uniform(1, 2, (50, 40)), requires_grad=True)
+        stream = sg.random.RandomStream(3)
+        out = sg.nn.dropout(x, 0.5, stream)
+        sg.sum(out).backward()
+        kept = out.numpy() != 0
+        assert abs(kept.mean() - 0.5) < 0.05
+        np.testing.assert_allclose(out.numpy()[kept], 2 * x.numpy()[kept])
+        np.testing.assert_allclose(x.grad.numpy(), 2 * kept)
+        assert (sg.nn.dropout(x, 0.5, stream).numpy() != out.numpy()).any()

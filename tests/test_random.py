@@ -1,11 +1,15 @@
 """sg.random: reproducible by seed, fresh per call, plausible statistics, shapes/dtypes,
 symbolic sizes, and reparameterized gradients."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 
 import symgraph as sg
 from symgraph.ops.random import StandardNormal
+
+HAS_EAGER = importlib.util.find_spec("symgraph.eager") is not None  # eager branch
 
 N = 10_000
 
@@ -107,8 +111,12 @@ def test_size_errors():
         stream.normal((2, -1))
     with pytest.raises(sg.ShapeError, match="size entries must be ints"):
         stream.normal((2, 1.5))
-    with pytest.raises(sg.DTypeError, match="dtype must be float"):
+    with pytest.raises(sg.DTypeError, match="standard_uniform: dtype must be one of float32"):
         stream.uniform(3, dtype="int32")
+    with pytest.raises(sg.DTypeError, match="integers: dtype must be one of int8"):
+        stream.integers(0, 5, 3, dtype="float32")
+    with pytest.raises(sg.DTypeError, match="integers: low and high must be integers"):
+        stream.integers(0.5, 5, 3)
     with pytest.raises(ValueError, match="seed"):
         sg.random.RandomStream(-1)
     n = sg.scalar("n", dtype="int64")
@@ -147,3 +155,21 @@ def test_draw_op_is_not_differentiable_and_prints_its_seed():
         node = next(i for i in node.inputs if not i.is_leaf)
     assert not node.op.differentiable and node.op.kind == "random"
     assert "seed=4" in str(node.op) and "index=0" in str(node.op)
+
+
+if HAS_EAGER:
+    def test_eager_draws_reproducible_fresh_and_reparameterized():
+        loc = sg.eager.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+        scale = sg.eager.tensor(np.array([1.0, 2.0, 0.5]), requires_grad=True)
+        draws = []
+        for _ in range(2):
+            stream = sg.random.RandomStream(8)
+            draws.append([stream.normal((4, 3), loc, scale, dtype="float64") for _ in range(2)])
+        np.testing.assert_array_equal(draws[0][0].numpy(), draws[1][0].numpy())
+        assert not np.array_equal(draws[0][0].numpy(), draws[0][1].numpy())
+        z = draws[0][0]
+        sg.sum(z * z).backward()
+        eps = (z.numpy() - loc.numpy()) / scale.numpy()
+        np.testing.assert_allclose(loc.grad.numpy(), (2 * z.numpy()).sum(0))
+        np.testing.assert_allclose(scale.grad.numpy(), (2 * z.numpy() * eps).sum(0))
+        assert z.numpy().shape == (4, 3)

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from symgraph.dtypes import is_float, is_integer
+from symgraph.dtypes import FLOATS, INTEGERS, is_integer
 from symgraph.errors import DTypeError, ShapeError, SymgraphError
 from symgraph.ops.base import Op
 from symgraph.types import TensorType, broadcast_shapes
@@ -36,8 +36,13 @@ class RandomOp(Op):
     dtype: str
     kind: ClassVar[str] = "random"
     differentiable: ClassVar[bool] = False
+    random: ClassVar[bool] = True  # never constant-folded or merged away by the optimizer
+    dtypes: ClassVar[tuple[str, ...]] = FLOATS  # the dtypes this distribution can draw
 
     def infer(self, counter: TensorType, size: TensorType, *params: TensorType) -> TensorType:
+        if self.dtype not in self.dtypes:
+            raise DTypeError(f"{self.name}: dtype must be one of {', '.join(self.dtypes)}, "
+                             f"got {self.dtype}")
         if counter.ndim != 0 or not is_integer(counter.dtype):
             raise DTypeError(f"{self.name}: the counter must be an integer scalar, got "
                              f"{counter}")
@@ -53,6 +58,7 @@ class RandomOp(Op):
         return np.random.Generator(np.random.Philox(key=key, counter=position))
 
     def size(self, size: np.ndarray) -> tuple[int, ...]:
+        """The run-time size as ints, checked against the static shape."""
         out = tuple(int(s) for s in size)
         if any(s < 0 for s in out) or not TensorType(self.dtype, self.shape).accepts_shape(out):
             raise ShapeError(f"{self.name}: size {out} is negative or does not fit the "
@@ -81,14 +87,14 @@ class Integers(RandomOp):
     """Uniform integers in [low, high) of integer `dtype`; inputs counter, size, low, high
     (integer arrays that broadcast to the size)."""
 
+    dtypes: ClassVar[tuple[str, ...]] = INTEGERS
+
     def infer(self, counter: TensorType, size: TensorType, low: TensorType,
               high: TensorType) -> TensorType:
         for t in (low, high):
             if not is_integer(t.dtype):
                 raise DTypeError(f"integers: low and high must be integers, got {t}")
         broadcast_shapes(self.shape, low.shape, high.shape, op="integers")
-        if not is_integer(self.dtype):
-            raise DTypeError(f"integers: dtype must be an integer type, got {self.dtype}")
         return super().infer(counter, size)
 
     def reference(self, counter, size, low, high):
@@ -98,9 +104,3 @@ class Integers(RandomOp):
         out = self.generator(counter).integers(low, high, size=shape, dtype=self.dtype)
         return np.asarray(out)
 
-
-def float_dtype(dtype: str, op: str) -> str:
-    """`dtype` if it is a float type, else a DTypeError naming the op."""
-    if not is_float(dtype):
-        raise DTypeError(f"{op}: dtype must be float32 or float64, got {dtype}")
-    return dtype

@@ -50,11 +50,15 @@ class AxisOp(Op):
             return g
         return sg.expand_dims(g, self.axis)
 
-    def check_not_empty(self, x: TensorType) -> None:
-        """Refuse reducing an axis statically known to be empty (there is no identity)."""
-        if any(x.shape[a] == 0 for a in self.axis if a < x.ndim):
-            raise ShapeError(f"{self.name}: cannot reduce the empty axis {self.axis} of {x} "
-                             "(there is no identity); check the input's shape")
+    def check_not_empty(self, x: TensorType | np.ndarray) -> None:
+        """Refuse reducing an empty axis (there is no identity): statically for a type whose
+        dimension is known to be 0, at run time for an array."""
+        shape = x.shape
+        if any(shape[a] == 0 for a in self.axis if a < len(shape)):
+            shown = x if isinstance(x, TensorType) else f"shape {shape}"
+            raise ShapeError(f"{self.name}: cannot reduce the empty axis {self.axis} of {shown} "
+                             "(there is no identity); check the input's shape, or use a "
+                             "reduction with an identity such as sum")
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,7 @@ class Max(Reduce):
         return super().infer(x)
 
     def reference(self, x):
+        self.check_not_empty(x)
         return np.asarray(np.max(x, axis=self.axis, keepdims=self.keepdims))
 
     def vjp(self, inputs, output, g):
@@ -150,6 +155,7 @@ class Min(Reduce):
         return super().infer(x)
 
     def reference(self, x):
+        self.check_not_empty(x)
         return np.asarray(np.min(x, axis=self.axis, keepdims=self.keepdims))
 
     def vjp(self, inputs, output, g):
@@ -225,8 +231,7 @@ class Argmin(AxisOp):
 def _arg(fn, op: AxisOp, x: np.ndarray) -> np.ndarray:
     if x.ndim == 0:
         return np.zeros((), "int64")
-    if any(x.shape[a] == 0 for a in op.axis):
-        raise ShapeError(f"{op.name}: the reduced axis {op.axis} of shape {x.shape} is empty")
+    op.check_not_empty(x)
     axis = op.axis[0] if len(op.axis) == 1 else None
     out = fn(x, axis=axis, keepdims=op.keepdims)
     return np.asarray(out, dtype="int64")
