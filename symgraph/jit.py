@@ -47,16 +47,17 @@ def _flatten(tree: Any, leaves: list[Any]) -> tuple:
     return ("leaf",)
 
 
-def _unflatten(structure: tuple, leaves: Any) -> Any:
-    """Rebuild a tree of `structure` from an iterator of leaves."""
+def _unflatten(structure: tuple, leaves: Any, statics: bool = True) -> Any:
+    """Rebuild a tree of `structure` from an iterator of leaves (static entries as they
+    were, or None when `statics` is False: a gradient tree has none for them)."""
     kind = structure[0]
     if kind == "leaf":
         return next(leaves)
     if kind == "static":
-        return structure[2]
+        return structure[2] if statics else None
     if kind is dict:
-        return {k: _unflatten(s, leaves) for k, s in zip(structure[1], structure[2])}
-    items = [_unflatten(s, leaves) for s in structure[1]]
+        return {k: _unflatten(s, leaves, statics) for k, s in zip(structure[1], structure[2])}
+    items = [_unflatten(s, leaves, statics) for s in structure[1]]
     return kind(*items) if hasattr(kind, "_fields") else kind(items)  # namedtuples too
 
 
@@ -252,7 +253,7 @@ def _symbolic(fn: Callable, args: tuple, nums: tuple, argnums: Any, has_aux: boo
                                     f"values ({type(leaf).__name__}); pass arrays for all")
         wrt += leaves
     grads = iter(grad(value, wrt, disconnected="zero") if wrt else [])
-    trees = tuple(_unflatten(s, grads) for s in structures)
+    trees = tuple(_unflatten(s, grads, statics=False) for s in structures)
     return _pack(value, aux, has_aux), trees[0] if isinstance(argnums, int) else trees
 
 
@@ -284,5 +285,5 @@ def _eager(fn: Callable, args: tuple, nums: tuple, argnums: Any, has_aux: bool) 
         grads = iter(eager.grad_of(value, wrt))
     else:
         grads = iter(eager.as_tensor(np.zeros(x.shape, x.dtype)) for x in wrt)
-    trees = tuple(_unflatten(s, grads) for s in structures)
+    trees = tuple(_unflatten(s, grads, statics=False) for s in structures)
     return _pack(value.detach(), aux, has_aux), trees[0] if isinstance(argnums, int) else trees

@@ -179,6 +179,11 @@ def test_value_and_grad_argnums_aux_and_untouched_inputs():
     np.testing.assert_array_equal(gy_only.numpy(), [6.0, 8.0])
     _, unused = sg.value_and_grad(lambda a, b: sg.sum(b))(np.ones(2), y)
     np.testing.assert_array_equal(unused.numpy(), [0.0, 0.0])  # not connected: zeros
+    for run in (lambda f: f, sg.jit):  # Python numbers are static: no gradient
+        _, grads = run(sg.value_and_grad(lambda p: sg.sum(p["w"] * p["k"])))(
+            {"w": np.ones(2), "k": 3.0})
+        assert grads["k"] is None
+        np.testing.assert_array_equal(np.asarray(grads["w"]), [3.0, 3.0])
 
 
 def test_value_and_grad_errors():
