@@ -75,6 +75,15 @@ def test_cache_hits_and_retraces():
     assert fn.__name__ == "fn"
 
 
+def test_inputs_are_named_by_their_place_in_the_arguments():
+    fn = sg.jit(lambda params, x, *, k: sg.sum(params["w"] * x) + params["b"][0] * k)
+    args = ({"w": np.ones(2), "b": (np.ones(()), 2.0)}, np.ones(2))
+    assert fn(*args, k=np.float64(2.0)) == 4.0
+    listing = str(fn.function_for(*args, k=np.float64(2.0)).unoptimized)
+    for name in ("arg0['w'] : float64[2]", "arg0['b'][0] : float64[]", "arg1 :", "k :"):
+        assert f"input {name}" in listing
+
+
 def test_backend_choice():
     fn = sg.jit(lambda x: x * 2.0, backend="python")
     np.testing.assert_array_equal(fn(np.ones(2)), [2.0, 2.0])
