@@ -445,3 +445,16 @@ def test_deep_tapes_need_no_recursion():
         y = y * 1.0001 + 0.0
     sg.sum(y).backward()
     np.testing.assert_allclose(x.grad.numpy(), [1.0001 ** 5000] * 2, rtol=1e-12)
+
+
+def test_compiled_functions_refuse_eager_tensors():
+    x = sg.vector("x", dtype="float64")
+    t = tensor(np.ones(3))
+    for make in (lambda: sg.function([x], t), lambda: sg.function([x], [x * 2, t]),
+                 lambda: sg.function([x], x, updates=[(sg.shared(np.ones(3)), t)])):
+        with pytest.raises(sg.SymgraphError, match="eager tensor"):
+            make()
+    with pytest.raises(sg.SymgraphError, match="inputs must be symbolic"):
+        sg.function([t], x)
+    with pytest.raises(sg.GradientError, match="symbolic"):
+        sg.grad(sg.sum(t), x)
