@@ -297,12 +297,16 @@ def tensor(data: Any, requires_grad: bool = False, dtype: object = None) -> Tens
 def as_tensor(value: Any) -> Tensor:
     """An eager tensor of `value`: tensors pass through, arrays and numbers are wrapped.
 
-    A symbolic variable is refused: eager and symbolic values cannot meet in one expression.
+    A symbolic variable is refused (eager and symbolic values cannot meet in one
+    expression), unless it depends on constants only: then it is a value, computed now.
     """
     if type(value) is Tensor:
         return value
-    if isinstance(value, graph.Constant):  # a known value (from sg.constant in a function)
-        return Tensor(value.value, value.dtype)
+    if isinstance(value, graph.Node) and _is_known(value):
+        from symgraph.interpret import evaluate
+
+        (known,) = evaluate(graph.Graph([], [value]), [])
+        return Tensor(known, value.dtype)
     if isinstance(value, graph.Node):
         raise errors.SymgraphError(
             f"cannot mix symbolic variable {value!r} with eager tensors in one expression; "
@@ -310,6 +314,13 @@ def as_tensor(value: Any) -> Tensor:
             ".numpy() to turn an eager value into data for a symbolic graph")
     array, name = _array(value)  # a copy: later edits by the caller cannot reach the tape
     return Tensor(array, name)
+
+
+def _is_known(node: graph.Node) -> bool:
+    """Whether a symbolic value depends on constants only (`sg.constant(...)`, `sg.zeros(3)`),
+    so it is a value already and may join an eager expression. Inputs have none yet, and
+    shared variables (random streams among them) are state a compiled function updates."""
+    return all(type(leaf) is graph.Constant for leaf in graph.leaves([node]))
 
 
 # -- eager execution -------------------------------------------------------------------------

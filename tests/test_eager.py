@@ -195,8 +195,13 @@ def test_mixing_modes_is_refused():
             make()
     with pytest.raises(sg.SymgraphError, match="symbolic"):
         tensor(x)
-    # a constant is a value: public functions that build one work eagerly too
+    # a symbolic value made of constants only is a value: it joins eager expressions
     assert_same(t + sg.constant(np.float64(2.0)), np.full(3, 3.0))
+    known = sg.exp(sg.constant(np.zeros(3))) * 2.0
+    assert_same(known + t, np.full(3, 3.0))
+    assert_same(sg.maximum(t, known), np.full(3, 2.0))
+    with pytest.raises(sg.SymgraphError, match="cannot mix"):
+        t + sg.shared(np.ones(3)) * 1.0  # state: a compiled function's business
 
 
 def test_requires_grad_only_for_floats():
