@@ -184,6 +184,11 @@ def test_value_and_grad_argnums_aux_and_untouched_inputs():
     np.testing.assert_array_equal(gx.numpy(), [1.5, 2.0])
     np.testing.assert_array_equal(gy.numpy(), [0.5, 1.0])
     assert x.grad is None  # the caller's tensors are left alone
+    jitted = sg.jit(sg.value_and_grad(fn, argnums=(0, 1), has_aux=True))
+    (value_j, aux_j), (gx_j, gy_j) = jitted(x, y, 0.5)
+    assert value_j == 5.5 and aux_j["doubled"] == 11.0
+    np.testing.assert_array_equal(gx_j, [1.5, 2.0])
+    np.testing.assert_array_equal(gy_j, [0.5, 1.0])
     _, gy_only = sg.value_and_grad(lambda a, b: sg.sum(b * b), argnums=-1)(x, y)
     np.testing.assert_array_equal(gy_only.numpy(), [6.0, 8.0])
     _, unused = sg.value_and_grad(lambda a, b: sg.sum(b))(np.ones(2), y)
