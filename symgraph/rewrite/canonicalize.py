@@ -71,11 +71,11 @@ def _same_dtype(*nodes: Node) -> bool:
 
 
 @rule(*ASSOCIATIVE)
-def left_deep(node):  # a + (b + c) -> (a + b) + c
+def left_deep(node):  # a + (b + c) -> (a + b) + c (not (x*x) * (x*x), which shares)
     op = node.op
     match node.inputs:
-        case (a, Node(op=inner_op, inputs=(b, c)) as inner) if inner_op == op and _same_dtype(
-                node, a, inner, b, c) and not isinstance(a, Constant):
+        case (a, Node(op=inner_op, inputs=(b, c)) as inner) if (
+                inner_op == op and a is not inner and _same_dtype(node, a, inner, b, c)):
             return make(op, make(op, a, b), c)
 
 

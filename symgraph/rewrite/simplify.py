@@ -32,7 +32,7 @@ from symgraph.ops.base import Elemwise
 from symgraph.rewrite.facts import (at_least_as_known, constant_scalar, fits, keeps_shape,
                                      nonnegative, same_shape)
 from symgraph.rewrite.nodes import constant_like, make
-from symgraph.rewrite.optional import op_class
+from symgraph.rewrite.optional import op_class, when
 
 rules = RuleSet("simplify", canonical_rules)
 rule = rules.rule

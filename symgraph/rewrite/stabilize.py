@@ -25,7 +25,7 @@ from symgraph.ops.shape import ExpandDims
 from symgraph.rewrite.engine import RuleSet
 from symgraph.rewrite.facts import constant_scalar, keeps_shape
 from symgraph.rewrite.nodes import make
-from symgraph.rewrite.optional import op_class
+from symgraph.rewrite.optional import op_class, when
 from symgraph.rewrite.simplify import rules as simplify_rules
 
 rules = RuleSet("stabilize", simplify_rules)
@@ -101,19 +101,19 @@ def sigmoid_from_exp(node):  # 1 / (1 + exp(-x)) -> sigmoid(x)
                     return make(unary.Sigmoid(), x)
 
 
-@rule(unary.Log)
+@rule(*when(Softmax, LogSoftmax)(unary.Log))
 def log_softmax_from_log(node):  # log(softmax(x)) -> log_softmax(x)
     match node.inputs:
         case (Node(op=op, inputs=(x,)),) if type(op) is Softmax:
             return make(LogSoftmax(op.axis), x)
 
 
-@rule(unary.Log)
+@rule(*when(LogSumExp)(unary.Log))
 def logsumexp_from_log(node):  # log(sum(exp(x))) -> logsumexp(x)
     match node.inputs:
         case (Node(op=Sum(axis=axis, keepdims=keepdims),
                    inputs=(Node(op=unary.Exp(), inputs=(x,)),)),) if (
-                LogSumExp is not None and x.dtype == node.dtype):
+                x.dtype == node.dtype):
             return make(LogSumExp(axis, keepdims), x)
 
 
@@ -131,9 +131,9 @@ def _one_hot_labels(node: Node, classes: int | None) -> Node | None:
     return None
 
 
-@rule(Sum)
+@rule(*when(LogSoftmax, SoftmaxCrossEntropy)(Sum))
 def softmax_cross_entropy(node):  # sum(one_hot(l) * log_softmax(x), -1) -> -sce(x, l)
-    if SoftmaxCrossEntropy is None or node.op.keepdims:
+    if node.op.keepdims:
         return None
     match node.inputs:
         case (Node(op=binary.Multiply(), inputs=(a, b)) as product,):
