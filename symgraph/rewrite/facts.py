@@ -17,6 +17,7 @@ from symgraph.graph import Constant, Node
 from symgraph.ops import unary
 from symgraph.ops.base import Elemwise
 from symgraph.ops.binary import Multiply
+from symgraph.ops.fused import Fused
 from symgraph.ops.reduce import SumTo
 from symgraph.ops.shape import Shape
 from symgraph.types import TensorType
@@ -57,7 +58,8 @@ def _derived(a: Node, b: Node, depth: int) -> bool:
     op = a.op
     if op is None:
         return False
-    if isinstance(op, Elemwise):
+    if isinstance(op, Elemwise) or type(op) is Fused:
+        # A single-output fused loop reads every input on its way to the output.
         inputs = a.inputs
         return (any(same_shape(i, b, depth) for i in inputs)
                 and all(fits(i, b, depth) for i in inputs))

@@ -35,12 +35,16 @@ log = logging.getLogger("symgraph.fuse")
 
 
 class _Group:
-    """Nodes that will run as one loop; `root` gives the loop shape."""
+    """Nodes that will run as one loop, built where its last node (`root`) was."""
 
     def __init__(self, root: Node, reduce: Node | None = None) -> None:
-        self.root = root
+        self.root = root  # the member last in topological order; gives the loop shape
         self.reduce = reduce  # the Reduce node consuming root, for a FusedReduce
         self.members: list[Node] = [root]
+        self.first_outside_user = _NEVER  # earliest position of a user outside the group
+
+
+_NEVER = 1 << 62
 
 
 def fusible(node: Node) -> bool:
@@ -62,7 +66,7 @@ def _refuse(node: Node, group: _Group | None, reason: str) -> None:
 
 
 class _Planner:
-    """Assigns elementwise nodes to groups in one reverse walk."""
+    """Assigns elementwise nodes to groups in one reverse walk (consumers first)."""
 
     def __init__(self, graph: Graph) -> None:
         self.nodes = graph.nodes
@@ -81,7 +85,7 @@ class _Planner:
                 self.start_reduce(node)
             elif fusible(node) and node not in self.group_of:
                 self.place(node)
-        return self.groups
+        return [g for g in self.groups if g.members]
 
     def start_reduce(self, node: Node) -> None:
         producer = node.inputs[0]
@@ -90,41 +94,70 @@ class _Planner:
         if self.users[producer] != [node] or producer in self.outputs:
             _refuse(producer, None, f"its value is needed besides by {node.op}")
             return
-        group = _Group(producer, reduce=node)
+        self.add(_Group(producer, reduce=node))
+
+    def add(self, group: _Group) -> None:
         self.groups.append(group)
-        self.group_of[producer] = group
+        for member in group.members:
+            self.group_of[member] = group
 
     def place(self, node: Node) -> None:
-        candidates: dict[_Group, int] = {}
+        """Put node in the group of one of its users, taking the groups of its other users
+        along when they can join (siblings), or start a group of its own."""
+        counts: dict[_Group, int] = {}
         for user in self.users[node]:
             group = self.group_of.get(user)
             if group is not None:
-                candidates[group] = candidates.get(group, 0) + 1
-        order = sorted(candidates, key=lambda g: (-candidates[g], -self.pos[g.root]))
+                counts[group] = counts.get(group, 0) + 1
+        order = sorted(counts, key=lambda g: (-counts[g], -self.pos[g.root]))
         for group in order:
-            reason = self.refusal(node, group)
-            if reason is None:
-                group.members.append(node)
-                self.group_of[node] = group
-                return
+            siblings = [g for g in order if g is not group and self.mergeable(group, g)]
+            for others in (siblings, []) if siblings else ([],):
+                reason = self.refusal(node, group, others)
+                if reason is None:
+                    self.join(node, group, others)
+                    return
             _refuse(node, group, reason)
         group = _Group(node)
-        self.groups.append(group)
-        self.group_of[node] = group
+        group.first_outside_user = min((self.pos[u] for u in self.users[node]), default=_NEVER)
+        self.add(group)
 
-    def refusal(self, node: Node, group: _Group) -> str | None:
-        """Why `node` cannot join `group`, or None when it can."""
-        outside = [u for u in self.users[node] if self.group_of.get(u) is not group]
-        if not outside and node not in self.outputs:
+    def mergeable(self, group: _Group, other: _Group) -> bool:
+        return (group.reduce is None and other.reduce is None
+                and same_shape(group.root, other.root))
+
+    def refusal(self, node: Node, group: _Group, others: list[_Group]) -> str | None:
+        """Why `node` cannot join `group` (with `others` merged in), or None when it can."""
+        merged = [group] + others
+        inside = {id(g) for g in merged}
+        outside = [u for u in self.users[node] if id(self.group_of.get(u)) not in inside]
+        root = max((g.root for g in merged), key=self.pos.__getitem__)
+        first_outside = min([g.first_outside_user for g in merged]
+                            + [self.pos[u] for u in outside])
+        if not outside and node not in self.outputs and first_outside > self.pos[root]:
             return None
         if group.reduce is not None:
             return "a fused reduction has one output, and this value is also needed outside"
-        if not same_shape(node, group.root):
-            return (f"its shape {node.type} is not provably the loop's {group.root.type}, and "
+        if (outside or node in self.outputs) and not same_shape(node, root):
+            return (f"its shape {node.type} is not provably the loop's {root.type}, and "
                     "it is also needed outside the loop")
-        if any(self.pos[u] < self.pos[group.root] for u in outside):
+        if first_outside <= self.pos[root]:
             return "a user outside the loop runs before the loop ends (fusing could make a cycle)"
         return None
+
+    def join(self, node: Node, group: _Group, others: list[_Group]) -> None:
+        for other in others:
+            if self.pos[other.root] > self.pos[group.root]:
+                group.root = other.root
+            group.first_outside_user = min(group.first_outside_user, other.first_outside_user)
+            group.members += other.members
+            for member in other.members:
+                self.group_of[member] = group
+            other.members = []
+        outside = [self.pos[u] for u in self.users[node] if self.group_of.get(u) is not group]
+        group.first_outside_user = min([group.first_outside_user] + outside)
+        group.members.append(node)
+        self.group_of[node] = group
 
 
 def _acyclic(graph: Graph, group_of: dict[Node, _Group]) -> list[_Group]:
