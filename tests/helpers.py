@@ -106,3 +106,22 @@ def check_grad(fn: Callable, values: Sequence[np.ndarray], rtol: float = 1e-5,
     expected = numeric_grad(lambda *a: float(f_cost(*a)), values)
     for got, want in zip(f_grad(*values), expected):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+
+
+# -- shape, creation and indexing (ops-b) ----------------------------------------------------
+
+def check_static(fn: Callable, np_fn: Callable, values: Sequence[np.ndarray],
+                 exact: bool = True) -> None:
+    """fn on inputs of fully known static shape: its static type agrees with NumPy's result
+    (every dimension known when `exact`), and running it gives NumPy's values."""
+    expected = np.asarray(np_fn(*values))
+    inputs = [sg.tensor(f"x{i}", dtype=v.dtype, shape=v.shape) for i, v in enumerate(values)]
+    out = fn(*inputs)
+    assert out.dtype == expected.dtype.name, (out.type, expected.dtype)
+    assert out.ndim == expected.ndim, (out.type, expected.shape)
+    for static, actual in zip(out.type.shape, expected.shape):
+        assert static in ((None, actual) if not exact else (actual,)), (out.type, expected.shape)
+    for backend in BACKENDS:
+        got = sg.function(inputs, out, backend=backend)(*values)
+        assert got.shape == expected.shape and got.dtype == expected.dtype, backend
+        np.testing.assert_array_equal(got, expected, err_msg=backend)
