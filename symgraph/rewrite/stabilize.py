@@ -8,7 +8,8 @@ inf/NaN (or a result that lost its digits) into the correct finite value:
   `1 / (1 + exp(-x)) -> sigmoid(x)`;
 - `log(softmax(x)) -> log_softmax(x)`, `log(sum(exp(x))) -> logsumexp(x)`;
 - `-sum(one_hot(labels) * log_softmax(x), last axis)` -> the softmax cross-entropy op,
-  whose gradient is softmax - one_hot.
+  whose gradient is softmax - one_hot (masked to 0 for labels outside [0, classes),
+  which one_hot maps to a row of zeros).
 
 The patterns are the canonical forms (`x - 1` is `x + -1` by now, constants last).
 """
@@ -24,7 +25,7 @@ from symgraph.ops.reduce import Sum
 from symgraph.ops.shape import ExpandDims
 from symgraph.rewrite.engine import RuleSet
 from symgraph.rewrite.facts import constant_scalar, keeps_shape
-from symgraph.rewrite.nodes import make
+from symgraph.rewrite.nodes import constant_like, make
 from symgraph.rewrite.optional import op_class, when
 from symgraph.rewrite.simplify import rules as simplify_rules
 
@@ -144,8 +145,19 @@ def softmax_cross_entropy(node):  # sum(one_hot(l) * log_softmax(x), -1) -> -sce
                 if (labels is not None and node.op.axis == (logp.ndim - 1,)
                         and hot.dtype == logp.dtype and product.type == logp.type
                         and labels.type.shape == logp.type.shape[:-1]):
-                    loss = make(SoftmaxCrossEntropy(), logp.inputs[0], labels)
-                    return make(unary.Negative(), loss)
+                    return make(unary.Negative(), _cross_entropy(logp.inputs[0], labels))
+
+
+def _cross_entropy(logits: Node, labels: Node) -> Node:
+    """The softmax cross-entropy op, 0 where a label is outside [0, classes) like the one_hot
+    formula it replaces (the op itself refuses such labels)."""
+    classes = logits.type.shape[-1]
+    low, high = constant_like(0, labels), constant_like(classes - 1, labels)
+    valid = make(logic.LogicalAnd(), make(logic.GreaterEqual(), labels, low),
+                 make(logic.LessEqual(), labels, high))
+    safe = make(binary.Minimum(), make(binary.Maximum(), labels, low), high)
+    loss = make(SoftmaxCrossEntropy(), logits, safe)
+    return make(logic.Where(), valid, loss, constant_like(0, logits))
 
 
 stabilize = rules.as_pass("stabilize", "log(1+x) -> log1p, log(softmax) -> log_softmax, ...")
