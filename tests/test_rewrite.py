@@ -102,6 +102,10 @@ BUILDERS = {
     "simplify.reshape_to_same_shape": lambda x=t(shape=(2, 3)): (
         [x], [apply(Reshape((2, 3)), x, sg.constant(np.array([2, 3])))]),
     "simplify.negation_outwards": lambda x=t("x"), y=t("y"): ([x, y], [-((-x) / y)]),
+    "stabilize.divide_then_multiply": lambda x=t("x"): (
+        [x], [(sg.sin(x) / sg.exp(x)) * sg.exp(x)]),
+    "stabilize.softmax_gradient": lambda x=t("x"), a=t("a"), s=t("s", ()): (
+        [x, a, s], [sg.nn.softmax(x) * (a / sg.nn.softmax(x) - s)]),
     "simplify.shape_source": lambda x=t(): ([x], [sg.shape(sg.exp(x) * 2.0)]),
     "simplify.sum_of_negation": lambda x=t(): ([x], [-sg.sum(-x)]),
     "stabilize.log_softmax_from_log": lambda x=t(shape=(None, None)): ([x], [sg.log(sg.nn.softmax(x))]),
@@ -648,6 +652,38 @@ return %4""",
 %0 = input x : float64[?]
 %1 = shape %0 : int64[1]
 return %1"""),
+    "stabilize.divide_then_multiply": (
+        """\
+%0 = input x : float64[?]
+%1 = sin %0 : float64[?]
+%2 = exp %0 : float64[?]
+%3 = true_divide %1 %2 : float64[?]
+%4 = exp %0 : float64[?]
+%5 = multiply %3 %4 : float64[?]
+return %5""",
+        """\
+%0 = input x : float64[?]
+%1 = sin %0 : float64[?]
+return %1"""),
+    "stabilize.softmax_gradient": (
+        """\
+%0 = input x : float64[?]
+%1 = input a : float64[?]
+%2 = input s : float64[]
+%3 = softmax{axis=0} %0 : float64[?]
+%4 = softmax{axis=0} %0 : float64[?]
+%5 = true_divide %1 %4 : float64[?]
+%6 = subtract %5 %2 : float64[?]
+%7 = multiply %3 %6 : float64[?]
+return %7""",
+        """\
+%0 = input x : float64[?]
+%1 = input a : float64[?]
+%2 = input s : float64[]
+%3 = softmax{axis=0} %0 : float64[?]
+%4 = multiply %3 %2 : float64[?]
+%5 = subtract %1 %4 : float64[?]
+return %5"""),
 }
 
 

@@ -24,7 +24,7 @@ from symgraph.ops.shape import Shape
 from symgraph.types import TensorType
 
 # Ops defined elsewhere whose output has exactly the shape of their first input.
-_SAME_SHAPE_NAMES = {"Softmax", "LogSoftmax"}
+_SAME_SHAPE_NAMES = {"Softmax", "LogSoftmax", "Cumsum", "IncSubtensor"}
 
 # node -> its shape class: a static shape tuple, or the node its run-time shape comes from.
 _SHAPE_CLASS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

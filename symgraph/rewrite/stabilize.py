@@ -6,6 +6,9 @@ inf/NaN (or a result that lost its digits) into the correct finite value:
 - `log(1 + x) -> log1p(x)`, `exp(x) - 1 -> expm1(x)`, `log(1 + exp(x)) -> softplus(x)`;
 - `log(sigmoid(x)) -> -softplus(-x)`, `log(1 - sigmoid(x)) -> -softplus(x)`,
   `1 / (1 + exp(-x)) -> sigmoid(x)`;
+- in gradients of `log(y)` for y = softmax, exp or sigmoid (mathematically > 0):
+  `(a / y) * y -> a` and `y * (a / y - s) -> a - y * s`, so an underflowed y = 0 gives
+  the right finite gradient instead of 0 * inf = NaN;
 - `log(softmax(x)) -> log_softmax(x)`, `log(sum(exp(x))) -> logsumexp(x)`;
 - `-sum(one_hot(labels) * log_softmax(x), last axis)` -> the softmax cross-entropy op,
   whose gradient is softmax - one_hot (masked to 0 for labels outside [0, classes),
@@ -116,6 +119,34 @@ def logsumexp_from_log(node):  # log(sum(exp(x))) -> logsumexp(x)
                    inputs=(Node(op=unary.Exp(), inputs=(x,)),)),) if (
                 x.dtype == node.dtype):
             return make(LogSumExp(axis, keepdims), x)
+
+
+def _positive(node: Node) -> bool:
+    """Mathematically > 0 everywhere (a 0 can only come from underflow)."""
+    return isinstance(node.op, (unary.Exp, unary.Sigmoid)) or (
+        Softmax is not None and type(node.op) is Softmax)
+
+
+@rule(binary.Multiply)
+def divide_then_multiply(node):  # (a / y) * y -> a for y = softmax, exp, sigmoid
+    for quotient, y in ((node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])):
+        match quotient:
+            case Node(op=binary.TrueDivide(), inputs=(a, divisor)) if (
+                    divisor is y and _positive(y) and keeps_shape(node, a)):
+                return a
+
+
+@rule(binary.Multiply)
+def softmax_gradient(node):  # y * (a / y - s) -> a - y * s for y = softmax, exp, sigmoid
+    for y, difference in ((node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])):
+        match difference:
+            case Node(op=binary.Subtract(), inputs=(
+                    Node(op=binary.TrueDivide(), inputs=(a, divisor)), s)) if (
+                    divisor is y and _positive(y) and a.dtype == node.dtype
+                    and s.dtype == node.dtype):
+                result = make(binary.Subtract(), a, make(binary.Multiply(), y, s))
+                if result.type == node.type:
+                    return result
 
 
 def _one_hot_labels(node: Node, classes: int | None) -> Node | None:
