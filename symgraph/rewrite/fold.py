@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from symgraph.errors import SymgraphError
-from symgraph.graph import Constant
+from symgraph.graph import Constant, Node
 from symgraph.ops.base import Op, TupleGet
 from symgraph.ops.shape import Shape
 from symgraph.rewrite.engine import RuleSet
@@ -42,7 +42,7 @@ def _foldable(node) -> bool:
 
 
 @rule(Op)
-def fold_constants(node):  # op(constants) -> constant
+def fold_constants(node: Node) -> Node | None:  # op(constants) -> constant
     if not _foldable(node):
         return None
     try:
@@ -56,7 +56,7 @@ def fold_constants(node):  # op(constants) -> constant
 
 
 @rule(Shape)
-def fold_static_shape(node):  # shape(x) with x's shape known -> constant
+def fold_static_shape(node: Node) -> Node | None:  # shape(x) with x's shape known -> constant
     shape = node.inputs[0].type.shape
     if None not in shape:
         return Constant(np.array(shape, dtype="int64"), origin=node.origin)
