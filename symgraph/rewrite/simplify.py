@@ -220,19 +220,29 @@ def sum_to_static(node: Node) -> Node | None:
 
 @rule(Sum)
 def sum_of_broadcast(node: Node) -> Node | None:
-    # sum(a + zeros_like(x)) over axes where a is 1 -> sum(a) * n
-    if not is_float(node.dtype):
-        return None
+    # sum(broadcast of a) over axes where a is 1 -> sum(a) * n, for `a + zeros_like(x)`
+    # (how gradients broadcast) and broadcast_to(a, shape)
     total = node.inputs[0]
-    if not isinstance(total.op, binary.Add):
-        return None
-    for a, zero in _both_orders(total):
-        if (isinstance(zero.op, logic.FullLike) and _is_fill(zero, 0) and a.dtype == node.dtype
+    for a in _broadcast_source(total):
+        if (is_float(node.dtype) and a.dtype == node.dtype
                 and not (a.ndim == 0 and node.op.keepdims)):
             count = _broadcast_count(a, total, node.op.axis)
             if count is not None:
                 reduced = make(Sum(node.op.axis, node.op.keepdims), a) if a.ndim else a
                 return make(binary.Multiply(), reduced, constant_like(count, node))
+
+
+BroadcastTo = op_class("symgraph.ops.shape", "BroadcastTo")
+
+
+def _broadcast_source(total: Node) -> list[Node]:
+    """The operand `total` broadcasts, when it is only a broadcast of it."""
+    if BroadcastTo is not None and type(total.op) is BroadcastTo:
+        return [total.inputs[0]]
+    if isinstance(total.op, binary.Add):
+        return [a for a, zero in _both_orders(total)
+                if isinstance(zero.op, logic.FullLike) and _is_fill(zero, 0)]
+    return []
 
 
 def _broadcast_count(a: Node, total: Node, axis: tuple[int, ...]) -> int | None:
