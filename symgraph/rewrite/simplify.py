@@ -33,7 +33,7 @@ from symgraph.ops.base import Elemwise
 from symgraph.rewrite.facts import (at_least_as_known, constant_scalar, fits, keeps_shape,
                                      nonnegative, same_shape)
 from symgraph.rewrite.nodes import constant_like, make
-from symgraph.rewrite.optional import op_class, when
+from symgraph.rewrite.optional import op_class
 
 rules = RuleSet("simplify", canonical_rules)
 rule = rules.rule
@@ -130,7 +130,7 @@ def exp_log(node: Node) -> Node | None:  # exp(log(x)) -> x where x >= 0
 @rule(logic.Where)
 def where_same_branches(node: Node) -> Node | None:  # where(c, x, x) -> x
     match node.inputs:
-        case (cond, x, y) if x is y and keeps_shape(node, x):
+        case (_, x, y) if x is y and keeps_shape(node, x):
             return x
 
 
