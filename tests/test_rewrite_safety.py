@@ -211,3 +211,16 @@ def test_sum_of_broadcast_to(rng):
     out = sg.sum(sg.broadcast_to(a, (4, 5)), axis=0)  # a varies along axis 0: kept
     graph, stats = rewritten([a], [out])
     assert not stats["simplify.sum_of_broadcast"]
+
+
+def test_random_draws_are_never_folded_or_merged():
+    from symgraph.graph import Constant, Node
+    from symgraph.ops.random import StandardNormal
+    from symgraph.rewrite.fold import fold_constants
+
+    op = StandardNormal(seed=0, index=0, shape=(3,), dtype="float64")
+    args = (Constant(np.array(0, "int64")), Constant(np.array([3], "int64")))
+    draws = [Node(op, args, op.infer(*(a.type for a in args))) for _ in range(2)]
+    assert fold_constants(draws[0]) is None  # a draw from constants is still a draw
+    graph, _ = rewritten([], [draws[0] + draws[1]])
+    assert str(graph).count("standard_normal") == 2

@@ -31,7 +31,7 @@ def _foldable(node) -> bool:
     op = node.op
     if not node.inputs or not isinstance(node.type, TensorType) or isinstance(op, TupleGet):
         return False
-    if op.kind == "random":  # draws belong to run time, even from a constant counter
+    if op.kind == "random" or getattr(op, "random", False):  # draws belong to run time
         return False
     shape = node.type.shape
     if None in shape or math.prod(shape) > MAX_ELEMENTS:
