@@ -136,7 +136,9 @@ def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
     graph = Graph(inputs, roots)
     backend_name = backend or config.backend
     chosen = get_backend(backend_name)
-    optimized = _optimize(graph) if optimize else graph
+    # The NaN guard checks node by node, so it keeps ops unfused to name the culprit.
+    passes = [p for p in PASSES if p is not rewrite.fuse] if check_nan else None
+    optimized = _optimize(graph, passes) if optimize else graph
     runner = _nan_guard(optimized) if check_nan else chosen.lower(optimized)
     return Function(inputs, len(output_list), single, [t for t, _ in pairs], graph,
                     optimized, runner, backend_name, name)
@@ -151,10 +153,10 @@ def _nan_guard(graph: Graph) -> Callable:
     return run
 
 
-def _optimize(graph: Graph) -> Graph:
+def _optimize(graph: Graph, passes: Sequence[Pass] | None = None) -> Graph:
     """The optimized graph, with `.rewrites` counting the rules that fired."""
     with rewrite.collect_stats() as stats:
-        optimized = optimize(graph)
+        optimized = optimize(graph, passes)
     optimized.rewrites = stats
     return optimized
 
