@@ -32,7 +32,8 @@ from symgraph.api.reduce import sum
 from symgraph.api.shape import expand_dims, shape, squeeze
 
 # -- gradients ---------------------------------------------------------------------------------
-from symgraph.grad import grad
+from symgraph.grad import grad, hessian, jacobian, jvp, vjp
+from symgraph import testing
 
 # -- compilation and printing ------------------------------------------------------------------
 from symgraph.compile import Function, function
