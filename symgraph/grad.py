@@ -379,9 +379,8 @@ def _vjp(outputs: list[Node], targets: list[Node], cotangents: list[Any],
     if len(cotangents) != len(outputs):
         raise GradientError(f"vjp: {len(outputs)} outputs but {len(cotangents)} cotangents")
     known: dict[Node, Any] = {}
-    for out, ct in zip(outputs, cotangents):
-        ct = _check_cotangent(out, ct, "vjp")
-        known[out] = known[out] + ct if out in known else ct
+    for out, ct in zip(outputs, cotangents):  # an output listed twice: its cotangents add
+        known[out] = known[out] + ct if out in known else sg.as_variable(ct)
     return grad(None, targets, known_grads=known, disconnected=disconnected)
 
 
@@ -391,13 +390,14 @@ def vjp(fn_or_outputs: Any, *args: Any, disconnected: str = "raise") -> Any:
     - `vjp(outputs, wrt, cotangents)`: the gradients of `sum(u_i * output_i)` with
       respect to `wrt` (a list for a list); outputs/cotangents a value or matching lists.
     - `vjp(fn, *primals)` (JAX style): returns `(outputs, pullback)` where
-      `pullback(cotangent)` (one per output of fn) returns a tuple, one gradient per primal.
+      `pullback(*cotangents)` (one per output of fn) returns a tuple, one gradient per
+      primal.
     """
+    _check_mode(disconnected, "vjp")
     if callable(fn_or_outputs):
         primals = _targets(list(args), "vjp")[1]
-        _check_mode(disconnected, "vjp")
         outputs = fn_or_outputs(*primals)
-        single, outs = _as_outputs(outputs)
+        outs = _as_outputs(outputs)[1]
 
         def pullback(*cotangents: Any) -> tuple:
             return tuple(_vjp(outs, primals, list(cotangents), disconnected))
@@ -407,15 +407,9 @@ def vjp(fn_or_outputs: Any, *args: Any, disconnected: str = "raise") -> Any:
         raise TypeError("vjp(outputs, wrt, cotangents) or vjp(fn, *primals)")
     wrt, cotangents = args
     single, outs = _as_outputs(fn_or_outputs)
-    cts = [cotangents] if single else list(cotangents)
     wrt_single, targets = _targets(wrt, "vjp")
-    grads = _vjp(outs, targets, cts, _checked(disconnected, "vjp"))
+    grads = _vjp(outs, targets, [cotangents] if single else list(cotangents), disconnected)
     return grads[0] if wrt_single else grads
-
-
-def _checked(disconnected: str, fn: str) -> str:
-    _check_mode(disconnected, fn)
-    return disconnected
 
 
 def _jvp(outputs: list[Node], targets: list[Node], tangents: list[Any],
@@ -444,12 +438,13 @@ def jvp(fn_or_outputs: Any, *args: Any, disconnected: str = "raise") -> Any:
       `tangents` (values or matching lists; a list of outputs gives a list).
     - `jvp(fn, primals, tangents)` (JAX style): returns `(outputs, output_tangents)`.
     """
+    _check_mode(disconnected, "jvp")
     if callable(fn_or_outputs):
         primals, tangents = args
         primals, tangents = _targets(list(primals), "jvp")[1], list(tangents)
         outputs = fn_or_outputs(*primals)
         single, outs = _as_outputs(outputs)
-        found = _jvp(outs, primals, tangents, _checked(disconnected, "jvp"))
+        found = _jvp(outs, primals, tangents, disconnected)
         return outputs, found[0] if single else found
     if len(args) != 2:
         raise TypeError("jvp(outputs, wrt, tangents) or jvp(fn, primals, tangents)")
@@ -457,5 +452,5 @@ def jvp(fn_or_outputs: Any, *args: Any, disconnected: str = "raise") -> Any:
     single, outs = _as_outputs(fn_or_outputs)
     wrt_single, targets = _targets(wrt, "jvp")
     tans = [tangents] if wrt_single else list(tangents)
-    found = _jvp(outs, targets, tans, _checked(disconnected, "jvp"))
+    found = _jvp(outs, targets, tans, disconnected)
     return found[0] if single else found
