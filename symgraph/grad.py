@@ -83,18 +83,24 @@ def sum_like(g: Any, x: Any, others: Sequence[tuple] = ((None,) * 64,), batch: i
 
 
 def _depends_on(order: Sequence[Node], wrt: Sequence[Node]) -> set[Node]:
+    """The nodes a gradient can travel through on its way to `wrt`: wrt, and every float
+    value a differentiable op computes from one of them (shapes and masks are not)."""
     reached = set(wrt)
     for node in order:
+        if node.is_leaf or not node.op.differentiable or not _carries_gradient(node):
+            continue
         if any(i in reached for i in node.inputs):
             reached.add(node)
     return reached
 
 
 def batch_safe(op: Op) -> bool:
-    """Whether op's vjp rule is right for gradients with extra leading (batch) axes.
+    """Whether op's vjp rule is right for a gradient with extra leading (batch) axes,
+    `g.ndim - output.ndim` of them.
 
     Elementwise rules broadcast, so they are; an op with axes declares it with a class
-    attribute `vjp_batches = True` once its rule uses negative axes or broadcasting only.
+    attribute `vjp_batches = True` once its rule counts axes from the end or shifts them
+    by that many (see docs/gradients.md).
     """
     return isinstance(op, (Elemwise, SumTo)) or bool(getattr(op, "vjp_batches", False))
 
