@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 import symgraph as sg
+from symgraph import api
 from symgraph.apply import apply
 from symgraph.ops.base import Op
 from symgraph.testing import GradientMismatch, verify_grad
+from symgraph.types import TensorType
 from test_elemwise import BINARY, UNARY, sample
 
 UNARY_IDS = [u[0].__name__ for u in UNARY]
@@ -296,6 +298,35 @@ def test_jacobian_unrolls_over_ops_without_a_batched_rule(rng):
     unknown = sg.vector("u", dtype="float64")
     with pytest.raises(sg.GradientError, match="twice between wrt and y cannot take a batched"):
         sg.jacobian(apply(Twice(), unknown), unknown)
+
+
+@dataclass(frozen=True)
+class SumAxis(Op):
+    """A test reduction whose rule follows the vjp_batches protocol (axes shifted by lead)."""
+
+    axis: int
+    vjp_batches = True
+
+    def infer(self, x):
+        return TensorType(x.dtype, x.shape[:self.axis] + x.shape[self.axis + 1:])
+
+    def reference(self, x):
+        return np.sum(x, axis=self.axis)
+
+    def vjp(self, inputs, output, g):
+        lead = g.ndim - output.ndim
+        return (api.broadcast_like(api.expand_dims(g, self.axis + lead), inputs[0]),)
+
+
+def test_jacobian_batches_over_ops_that_declare_it(rng):
+    m = sg.matrix("m", dtype="float64")
+    y = sg.squeeze(sg.expand_dims(apply(SumAxis(0), sg.sin(m)), 0), 0)  # (?,) from (?, ?)
+    jac = sg.jacobian(y, m)
+    at = rng.standard_normal((2, 3))
+    want = numeric_jacobian(lambda v: np.sum(np.sin(v), axis=0), at)
+    np.testing.assert_allclose(run(jac, [m], at), want, atol=1e-8)
+    hess = sg.hessian(sg.sum(apply(SumAxis(1), m * m * m)), m)
+    np.testing.assert_allclose(run(hess, [m], at).reshape(6, 6), np.diag(6 * at.ravel()))
 
 
 def test_jacobian_disconnected_and_errors():
