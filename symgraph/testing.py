@@ -3,18 +3,21 @@ differences, the way every op's rule is tested in symgraph itself."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from symgraph.errors import GradientError
+from symgraph import errors
+
+if TYPE_CHECKING:  # only for annotations: the module's namespace is its public API
+    from typing import Any, Callable, Sequence
 
 # Per dtype: (finite-difference step, rtol, atol). Central differences err by about
 # eps**2 (truncation) plus machine epsilon / eps (rounding); the tolerances leave room.
 TOLERANCES = {"float64": (1e-6, 1e-5, 1e-7), "float32": (1e-3, 1e-2, 2e-3)}
 
 
-class GradientMismatch(GradientError, AssertionError):
+class GradientMismatch(errors.GradientError, AssertionError):
     """verify_grad: a symbolic gradient differs from finite differences. It is an
     AssertionError too, so test runners report it as a failed check."""
 
@@ -42,7 +45,7 @@ def verify_grad(fn: Callable[..., Any], inputs: Sequence[Any], eps: float | None
                  for i, v in enumerate(values)]
     floats = [k for k, v in enumerate(values) if v.dtype.name in TOLERANCES]
     if not floats:
-        raise GradientError("verify_grad: no float input to differentiate")
+        raise errors.GradientError("verify_grad: no float input to differentiate")
     default = TOLERANCES["float32" if any(values[k].dtype == np.float32 for k in floats)
                          else "float64"]
     eps, rtol, atol = (d if v is None else v for v, d in zip((eps, rtol, atol), default))
@@ -54,7 +57,7 @@ def verify_grad(fn: Callable[..., Any], inputs: Sequence[Any], eps: float | None
     terms = [sg.sum(o * rng.standard_normal(np.shape(v)).astype(o.dtype))
              for o, v in zip(outputs, evaluated) if o.dtype in TOLERANCES]
     if not terms:
-        raise GradientError("verify_grad: fn has no float output")
+        raise errors.GradientError("verify_grad: fn has no float output")
     cost = terms[0]
     for term in terms[1:]:
         cost = cost + term
