@@ -53,6 +53,12 @@ def test_unary_rule_matches_finite_differences(fn, ref, domain, rng):
 
 
 @pytest.mark.parametrize("fn,ref,domain", UNARY, ids=UNARY_IDS)
+def test_unary_rule_in_float32(fn, ref, domain, rng):
+    # float32 in, float32 gradient out (verify_grad checks the dtype), float32 tolerances.
+    verify_grad(fn, [points(fn, domain, (5,), rng).astype("float32")])
+
+
+@pytest.mark.parametrize("fn,ref,domain", UNARY, ids=UNARY_IDS)
 def test_unary_second_derivative(fn, ref, domain, rng):
     # verify_grad of the first derivative: its finite differences are the second derivative.
     verify_grad(lambda x: sg.grad(sg.sum(fn(x)), x), [points(fn, domain, (4,), rng)])
@@ -68,6 +74,12 @@ def test_binary_rule_with_broadcasting(fn, ref, shapes, rng):
     if fn in (sg.maximum, sg.minimum):  # no ties
         y = y + 0.01 * np.sign(y - x.mean())
     verify_grad(fn, [x, y])
+
+
+@pytest.mark.parametrize("fn,ref", BINARY, ids=BINARY_IDS)
+def test_binary_rule_in_float32(fn, ref, rng):
+    x, y = rng.uniform(0.5, 2, (2, 3)).astype("float32"), rng.uniform(0.5, 2, 3)
+    verify_grad(fn, [x, y.astype("float32") + 0.01])
 
 
 @pytest.mark.parametrize("fn,ref", BINARY, ids=BINARY_IDS)
