@@ -31,6 +31,7 @@ from symgraph.ops.shape import ExpandDims, Squeeze
 from symgraph.types import TensorType, TupleType
 
 MODES = ("raise", "zero", "ignore")
+MAX_CONSTANT_BASIS = 256  # jacobian: outputs up to this size get a constant identity seed
 
 
 # -- the engine ---------------------------------------------------------------------------
@@ -325,7 +326,9 @@ def jacobian(y: Node, wrt: Node | Sequence[Node], disconnected: str = "raise") -
 
 
 def _basis(y: Node) -> Node:
-    if all(d is not None for d in y.type.shape):
+    """The batched seed: a constant for small static sizes, else computed at run time (so
+    a large one does not live in the graph)."""
+    if all(d is not None for d in y.type.shape) and np.prod(y.type.shape) <= MAX_CONSTANT_BASIS:
         size = int(np.prod(y.type.shape))
         return sg.constant(np.eye(size, dtype=y.dtype).reshape(y.type.shape * 2))
     return apply(Basis(), y)
