@@ -25,7 +25,6 @@ from symgraph.dtypes import is_float
 from symgraph.errors import GradientError, SymgraphError, with_origin
 from symgraph.graph import Node, toposort
 from symgraph.ops.base import Elemwise, Op, TupleGet
-from symgraph.ops.basis import Basis
 from symgraph.ops.reduce import Sum, SumTo
 from symgraph.ops.shape import ExpandDims, Squeeze
 from symgraph.types import TensorType, TupleType
@@ -331,7 +330,9 @@ def _basis(y: Node) -> Node:
     if all(d is not None for d in y.type.shape) and np.prod(y.type.shape) <= MAX_CONSTANT_BASIS:
         size = int(np.prod(y.type.shape))
         return sg.constant(np.eye(size, dtype=y.dtype).reshape(y.type.shape * 2))
-    return apply(Basis(), y)
+    shape = sg.shape(y)
+    identity = sg.eye(sg.prod(shape), dtype=y.dtype)
+    return sg.reshape(identity, sg.concatenate([shape, shape]))
 
 
 def _jacobian_zeros(y: Node, x: Node) -> Any:
