@@ -92,6 +92,7 @@ class Scan(Op):
     taps: tuple[tuple[int, ...], ...]
     n_collect: int
     go_backwards: bool = False
+    keep_last: tuple[int, ...] = ()  # outputs whose history is not needed: length 1
     kind: ClassVar[str] = "scan"
 
     @property
@@ -110,8 +111,8 @@ class Scan(Op):
                     f"scan: the step function returns {out.type} for state {k}, whose "
                     f"initial value is {state}; they must have the same dtype and ndim "
                     "(cast the initial value or the step's result)")
-        length = None
-        return TupleType(tuple(TensorType(o.dtype, (length,) + o.type.shape) for o in outs))
+        return TupleType(tuple(TensorType(o.dtype, (1 if k in self.keep_last else None,)
+                                          + o.type.shape) for k, o in enumerate(outs)))
 
     def reference(self, n_steps, *args):
         from symgraph.interpret import evaluate
@@ -137,7 +138,11 @@ class Scan(Op):
             for k, out in enumerate(outs):
                 if k < self.n_states:
                     history[k].append(out)
-                collected[k].append(out)
+                    del history[k][:-max(-t for t in self.taps[k])]  # only what taps read
+                if k in self.keep_last:
+                    collected[k][:] = [out]
+                else:
+                    collected[k].append(out)
         stacked = []
         for k, (values, out) in enumerate(zip(collected, self.step.outputs)):
             if values:
