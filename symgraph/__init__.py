@@ -24,6 +24,7 @@ from symgraph.api.math import (
 
 # -- creation --------------------------------------------------------------------------------
 from symgraph.api.creation import full_like, ones_like, zeros_like
+from symgraph.api.creation import arange, eye, full, ones, zeros
 
 # -- reductions ------------------------------------------------------------------------------
 from symgraph.api.reduce import sum
@@ -38,6 +39,11 @@ from symgraph import nn, random
 
 # -- shape -----------------------------------------------------------------------------------
 from symgraph.api.shape import expand_dims, shape, squeeze
+from symgraph.api.shape import broadcast_to, concatenate, flatten, reshape, stack, transpose
+
+# -- indexing and functional updates ------------------------------------------------------
+from symgraph.api.index import getitem, inc_subtensor, set_subtensor
+from symgraph.ops.index import IndexOutOfBoundsError
 
 # -- gradients ---------------------------------------------------------------------------------
 from symgraph.grad import grad

@@ -77,6 +77,24 @@ def check_eager_matches_symbolic(fn: Callable, values: Sequence[np.ndarray],
         np.testing.assert_allclose(tensor.grad.numpy(), want, rtol=rtol, atol=atol)
 
 
+def check_jacobian(fn: Callable, value: np.ndarray, rtol: float = 1e-6,
+                   atol: float = 1e-8) -> None:
+    """sg.jacobian of fn at a float64 input whose shape is unknown statically (so the
+    batched rules, `vjp_batches`, must serve) equals central finite differences."""
+    value = np.asarray(value, dtype="float64")
+    (x,) = symbolic_inputs([value])
+    y = fn(x)
+    f_y = sg.function([x], y, backend="python")
+    got = sg.function([x], sg.jacobian(y, x), backend="python")(value)
+    out_shape = f_y(value).shape
+    expected = np.zeros(out_shape + value.shape)
+    for idx in np.ndindex(value.shape):
+        plus, minus = value.copy(), value.copy()
+        plus[idx] += 1e-6
+        minus[idx] -= 1e-6
+        expected[(...,) + idx] = (f_y(plus) - f_y(minus)) / 2e-6
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+
 def numeric_grad(f: Callable[..., float], values: Sequence[np.ndarray], eps: float = 1e-6):
     """Central differences of scalar f at float64 `values`, one array per input."""
     grads = []
@@ -106,3 +124,22 @@ def check_grad(fn: Callable, values: Sequence[np.ndarray], rtol: float = 1e-5,
     expected = numeric_grad(lambda *a: float(f_cost(*a)), values)
     for got, want in zip(f_grad(*values), expected):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+
+
+# -- shape, creation and indexing (ops-b) ----------------------------------------------------
+
+def check_static(fn: Callable, np_fn: Callable, values: Sequence[np.ndarray],
+                 exact: bool = True) -> None:
+    """fn on inputs of fully known static shape: its static type agrees with NumPy's result
+    (every dimension known when `exact`), and running it gives NumPy's values."""
+    expected = np.asarray(np_fn(*values))
+    inputs = [sg.tensor(f"x{i}", dtype=v.dtype, shape=v.shape) for i, v in enumerate(values)]
+    out = fn(*inputs)
+    assert out.dtype == expected.dtype.name, (out.type, expected.dtype)
+    assert out.ndim == expected.ndim, (out.type, expected.shape)
+    for static, actual in zip(out.type.shape, expected.shape):
+        assert static in ((None, actual) if not exact else (actual,)), (out.type, expected.shape)
+    for backend in BACKENDS:
+        got = sg.function(inputs, out, backend=backend)(*values)
+        assert got.shape == expected.shape and got.dtype == expected.dtype, backend
+        np.testing.assert_array_equal(got, expected, err_msg=backend)

@@ -10,3 +10,7 @@ from symgraph.api.reduce import (all, any, argmax, argmin, cumsum, logsumexp,  #
                                  max, mean, min, prod, std, var)
 from symgraph.api.linalg import dot, einsum, matmul, outer, tensordot
 from symgraph.api.shape import expand_dims, shape, squeeze
+from symgraph.api.shape import (broadcast_to, concatenate, flatten, reshape, stack,  # noqa: F401
+                                transpose)
+from symgraph.api.creation import arange, eye, full, ones, zeros  # noqa: F401
+from symgraph.api.index import getitem, inc_subtensor, set_subtensor  # noqa: F401
