@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from backends.numba_cpu.kernels.arrays import VIEW_RULES, lower_alloc, lower_join
 from backends.numba_cpu.kernels.axes import lower_argreduce, lower_cumulative, lower_softmax
 from backends.numba_cpu.kernels.elemwise import lower_fused
+from backends.numba_cpu.kernels.index import lower_index, lower_scatter
 from backends.numba_cpu.kernels.linalg import lower_matmul
 from backends.numba_cpu.kernels.random import check_random, lower_random
 from backends.numba_cpu.kernels.reduce import lower_reduce, lower_sum_to, supports
@@ -46,11 +47,14 @@ KINDS = {
     "random": lower_random,
     "join": lower_join,
     "alloc": lower_alloc,
+    "index": lower_index,
+    "scatter": lower_scatter,
 }
 
 # Kinds whose result is a newly allocated array (no alias of an input or of another output).
 FRESH = {"elemwise", "fused", "reduce", "fused_reduce", "sum_to", "shape", "softmax",
-         "argreduce", "cumulative", "random", "join", "alloc"}
+         "argreduce", "cumulative", "random", "join", "alloc",
+         "index", "scatter"}
 
 # Below this many input elements a call runs the serial entry: a parallel launch costs µs.
 PARALLEL_THRESHOLD = 1 << 15

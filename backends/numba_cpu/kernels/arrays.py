@@ -72,7 +72,7 @@ def subtensor(node: Node, x: str, v: str, names) -> list[str]:
         else:
             raise LoweringError(f"{node.op.name}: unexpected index item {item}")
         axis += 1
-    index = ", ".join(parts) or "..."
+    index = ", ".join(parts) or ("()" if node.inputs[0].ndim == 0 else "...")
     if node.ndim == 0:
         return lines + [f"{v} = np.empty((), {x}.dtype)", f"{v}[()] = {x}[{index}]"]
     return lines + [f"{v} = {x}[{index}]"]
