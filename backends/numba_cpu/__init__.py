@@ -11,6 +11,7 @@ new arrays that alias nothing, so `Function` can skip its alias checks).
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import warnings
@@ -23,8 +24,9 @@ from numba.core import errors as numba_errors
 
 from backends.numba_cpu import cache
 from backends.numba_cpu.codegen import KINDS, PARALLEL_THRESHOLD, Generated, generate
-from symgraph.errors import LoweringError
+from symgraph.errors import LoweringError, SymgraphError
 from symgraph.graph import Graph
+from symgraph.interpret import evaluate
 
 # np.dot on a strided view copies it first; that is our choice, not the user's concern.
 warnings.filterwarnings("ignore", category=numba_errors.NumbaPerformanceWarning,
@@ -97,6 +99,16 @@ def _compile(graph: Graph, generated: Generated) -> tuple[Any, Any, Any, bool, s
     return module, entry, parallel, hit, path, status
 
 
+def _explain(graph: Graph, values: list, error: Exception) -> Exception:
+    """The error the reference interpreter raises for these inputs (it names the shapes
+    and values involved), or `error` itself if the reference does not fail."""
+    try:
+        evaluate(graph, values)
+    except SymgraphError as reference:
+        return reference
+    return error
+
+
 class NumbaBackend:
     """Compiles a graph into one numba function; see the module docstring."""
 
@@ -107,7 +119,8 @@ class NumbaBackend:
         generated = generate(graph)
         module, entry, parallel, hit, path, status = _compile(graph, generated)
         run = module.make_runner(entry, parallel, generated.shared,
-                                 [c.value for c in generated.constants], PARALLEL_THRESHOLD)
+                                 [c.value for c in generated.constants], PARALLEL_THRESHOLD,
+                                 functools.partial(_explain, graph))
         run.source = generated.source
         run.cache_hit = hit
         run.path = path

@@ -66,7 +66,7 @@ import math
 import numpy as np
 from numba import prange
 
-from symgraph.errors import ShapeError
+from symgraph.errors import ShapeError, SymgraphError
 from symgraph.ops.index import IndexOutOfBoundsError
 """
 
@@ -168,14 +168,16 @@ def generate(graph: Graph) -> Generated:
 def _runner_source(graph: Graph, names: Names, shared: list[SharedVariable],
                    constants: list[Constant]) -> list[str]:
     """A plain Python `make_runner` that binds shared variables and constants, and picks
-    the serial or the parallel entry by the number of input elements."""
+    the serial or the parallel entry by the number of input elements. Compiled code can
+    only raise constant messages, so on an error the runner asks `explain` for the
+    reference interpreter's own error, which shows the run-time shapes and values."""
     inputs = [names[n] for n in graph.inputs]
     state = [names[s] for s in shared]
     consts = [names[c] for c in constants]
     sizes = " + ".join(f"{n}.size" for n in inputs + state + consts) or "0"
     draws = names.generators
     args = ", ".join(inputs + state + consts + [f"g{k}" for k in range(len(draws))])
-    lines = ["def make_runner(entry, entry_parallel, shared, constants, threshold):"]
+    lines = ["def make_runner(entry, entry_parallel, shared, constants, threshold, explain):"]
     if draws:
         lines.insert(0, "from backends.numba_cpu.kernels.random import generator\n\n")
     if state:
@@ -188,7 +190,10 @@ def _runner_source(graph: Graph, names: Names, shared: list[SharedVariable],
     lines += [f"        {s} = {s}_.container[0]" for s in state]
     lines += [f"        g{k} = generator({d.op.seed}, {d.op.index}, {names[d.inputs[0]]})"
               for k, d in enumerate(draws)]
-    lines += [f"        if {sizes} < threshold:",
-              f"            return entry({args})",
-              f"        return entry_parallel({args})", "", "    return run"]
+    lines += ["        try:",
+              f"            if {sizes} < threshold:",
+              f"                return entry({args})",
+              f"            return entry_parallel({args})",
+              "        except SymgraphError as error:  # the reference's message, with values",
+              "            raise explain(values, error) from None", "", "    return run"]
     return lines

@@ -37,10 +37,10 @@ def softmax_rows(x, log):
         total = x.dtype.type(0)
         for j in range(x.shape[1]):
             total += np.exp(x[i, j] - shift)
-        if log:
-            offset = shift + np.log(total)
+        if log:  # (x - shift) first: exact, where x - (shift + log(total)) would round
+            offset = np.log(total)
             for j in range(x.shape[1]):
-                out[i, j] = x[i, j] - offset
+                out[i, j] = (x[i, j] - shift) - offset
         else:
             for j in range(x.shape[1]):
                 out[i, j] = np.exp(x[i, j] - shift) / total
@@ -76,7 +76,7 @@ def cross_entropy_rows(x, labels):
         total = x.dtype.type(0)
         for j in range(x.shape[1]):
             total += np.exp(x[i, j] - shift)
-        out[i] = shift + np.log(total) - x[i, label]
+        out[i] = (shift - x[i, label]) + np.log(total)
     return out, bad
 
 
