@@ -23,6 +23,7 @@ import numpy as np
 from numba.core import errors as numba_errors
 
 from backends.numba_cpu import cache
+from backends.numba_cpu.runtime import INLINE
 from backends.numba_cpu.codegen import KINDS, PARALLEL_THRESHOLD, Generated, generate
 from symgraph.errors import LoweringError, SymgraphError
 from symgraph.graph import Graph
@@ -58,8 +59,11 @@ def _summary(error: Exception) -> str:
 
 
 def _renamed(function: pytypes.FunctionType, name: str) -> pytypes.FunctionType:
-    """A copy of `function` under another name, so numba caches it separately."""
-    copy = pytypes.FunctionType(function.__code__, function.__globals__, name,
+    """A copy of `function` under another name, so numba caches it separately, reading the
+    inlined vectorizable math functions (`runtime.INLINE`) instead of the plain ones."""
+    scope = dict(function.__globals__)
+    scope.update({k: fn for k, fn in INLINE.items() if k in scope})
+    copy = pytypes.FunctionType(function.__code__, scope, name,
                                 function.__defaults__, function.__closure__)
     copy.__qualname__ = name
     return copy

@@ -113,7 +113,16 @@ def _make_fallbacks(dtype: str) -> dict:
 SCALAR_FUNCTIONS: dict[tuple[str, str], object] = {}
 for _dtype in ("float32", "float64"):
     SCALAR_FUNCTIONS.update(_make_fallbacks(_dtype))
-SCALAR_FUNCTIONS.update(_VECMATH)
+def _called(function):
+    """A plain (not inlined) numba function calling `function`: the serial entry types one
+    call instead of re-typing the inlined body at every use, which keeps compiles short."""
+    return njit(error_model="numpy")(lambda x: function(x))
+
+
+SCALAR_FUNCTIONS.update({key: _called(fn) for key, fn in _VECMATH.items()})
+# The parallel entry (compiled on the first large call) uses the inlined versions, which
+# LLVM vectorizes inside the prange loops: name in the generated module -> function.
+INLINE = {f"{name}_{dtype}": fn for (name, dtype), fn in _VECMATH.items()}
 # Exported under plain names so generated modules can import them.
 for (_name, _dtype), _fn in SCALAR_FUNCTIONS.items():
     globals()[f"{_name}_{_dtype}"] = _fn
