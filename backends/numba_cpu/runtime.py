@@ -1,0 +1,146 @@
+"""Small numba helpers the generated modules import: layout tests, broadcasting, and the
+scalar functions that elementwise templates name (`maximum`, `sigmoid`, vectorizable math).
+
+`functions(name, dtype)` is the CPU resolver given to `backends.scalar_code.render`: it maps
+a template's function to the fastest exact-enough version here — the vectorizable ones of
+`vecmath.py` for float loops when that module is present, otherwise libm through `math.*`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+from numba.extending import overload
+
+from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows,  # noqa: F401
+                                       logsumexp_rows, matmul_loop, softmax_rows)
+
+try:  # vectorizable float32/float64 math (branch vecmath); libm is the fallback
+    from backends.numba_cpu.vecmath import FUNCTIONS as _VECMATH
+except ImportError:  # pragma: no cover - depends on which branches are merged
+    _VECMATH = {}
+
+# Small helpers: LLVM inlines them; numba compiles each once per signature and caches it.
+_HELPER = dict(cache=True, error_model="numpy")
+
+
+def blas_ready(a):
+    """`a` as BLAS takes it: C- or F-contiguous arrays as they are, others copied."""
+
+
+@overload(blas_ready)
+def _blas_ready(a):
+    if a.layout in "CF":
+        return lambda a: a
+    return lambda a: np.ascontiguousarray(a)
+
+
+def reshape_any(a, shape):
+    """a.reshape(shape): a view of a C-contiguous array, a copy of any other (as NumPy)."""
+
+
+@overload(reshape_any)
+def _reshape_any(a, shape):
+    if a.layout == "C":
+        return lambda a, shape: a.reshape(shape)
+    return lambda a, shape: np.ascontiguousarray(a).reshape(shape)
+
+
+@njit(**_HELPER)
+def resolve_shape(size, target):
+    """A reshape's target sizes with the -1 inferred: (ok, sizes)."""
+    dims = target.astype(np.int64)
+    known = 1
+    free = -1
+    for j in range(dims.size):
+        if dims[j] == -1 and free < 0:
+            free = j
+        elif dims[j] < 0:
+            return False, dims
+        else:
+            known *= dims[j]
+    if free >= 0:
+        if known == 0 or size % known:
+            return False, dims
+        dims[free] = size // known
+        known *= dims[free]
+    return known == size, dims
+
+
+@njit(**_HELPER)
+def bdim(n, d):
+    """Broadcast a run-time dimension `d` into `n` (-1 marks a mismatch)."""
+    if n < 0 or d == 1:
+        return n
+    if n == 1 or n == d:
+        return d
+    return -1
+
+
+@njit(**_HELPER)
+def maximum(a, b):
+    """NumPy's maximum: NaN in either operand propagates."""
+    return a if (a >= b or a != a) else b
+
+
+@njit(**_HELPER)
+def minimum(a, b):
+    """NumPy's minimum: NaN in either operand propagates."""
+    return a if (a <= b or a != a) else b
+
+
+def _make_fallbacks(dtype: str) -> dict:
+    """libm-based sigmoid and softplus with every constant typed in `dtype`."""
+    ftype = getattr(np, dtype)
+    zero = ftype(0)
+    one = ftype(1)
+
+    @njit(**_HELPER)
+    def sigmoid(x):
+        z = math.exp(-abs(x))
+        s = one / (one + z)
+        return s if x >= zero else z * s
+
+    @njit(**_HELPER)
+    def softplus(x):
+        return max(x, zero) + math.log1p(math.exp(-abs(x)))
+
+    return {("sigmoid", dtype): sigmoid, ("softplus", dtype): softplus}
+
+
+SCALAR_FUNCTIONS: dict[tuple[str, str], object] = {}
+for _dtype in ("float32", "float64"):
+    SCALAR_FUNCTIONS.update(_make_fallbacks(_dtype))
+def _called(function):
+    """A plain (not inlined) numba function calling `function`: the serial entry types one
+    call instead of re-typing the inlined body at every use, which keeps compiles short."""
+    return njit(error_model="numpy")(lambda x: function(x))
+
+
+SCALAR_FUNCTIONS.update({key: _called(fn) for key, fn in _VECMATH.items()})
+# The parallel entry (compiled on the first large call) uses the inlined versions, which
+# LLVM vectorizes inside the prange loops: name in the generated module -> function.
+INLINE = {f"{name}_{dtype}": fn for (name, dtype), fn in _VECMATH.items()}
+# Exported under plain names so generated modules can import them.
+for (_name, _dtype), _fn in SCALAR_FUNCTIONS.items():
+    globals()[f"{_name}_{_dtype}"] = _fn
+
+GENERIC = {"maximum": "maximum", "minimum": "minimum"}
+
+
+class Functions:
+    """The CPU resolver for scalar_code: records which helper names a module imports."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def __call__(self, name: str, dtype: str) -> str | None:
+        if name in GENERIC:
+            self.used.add(GENERIC[name])
+            return GENERIC[name]
+        if (name, dtype) in SCALAR_FUNCTIONS:
+            self.used.add(f"{name}_{dtype}")
+            return f"{name}_{dtype}"
+        return None
