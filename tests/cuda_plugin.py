@@ -3,10 +3,15 @@ cuda backend only. Gradient checks compare the cuda gradient with the python bac
 which the ordinary run checks against finite differences. Used by tests/test_cuda.py in a
 subprocess with NUMBA_ENABLE_CUDASIM=1."""
 
+import sys
+
 import numpy as np
 
 import helpers
 import symgraph as sg
+
+# The simulator runs a CUDA thread per Python thread; its barriers wait for thread switches.
+sys.setswitchinterval(5e-5)
 
 helpers.BACKENDS[:] = ["cuda"]
 

@@ -9,11 +9,18 @@ across calls, and outputs come back as NumPy arrays. See docs/cuda.md.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from typing import Any
 
 import numpy as np
+from numba import cuda
+
+from backends.numba_cuda.device import SIMULATOR
+
+if not SIMULATOR and not os.environ.get("SYMGRAPH_CUDA_PTX_ONLY") and not cuda.is_available():
+    raise ImportError("no CUDA GPU found (set NUMBA_ENABLE_CUDASIM=1 to run on the simulator)")
 
 from backends.numba_cuda.control import CONTROL
 from backends.numba_cuda.device import POOL, SHARED, Tensor, to_host, upload

@@ -88,11 +88,14 @@ class Pool:
 
     def __init__(self) -> None:
         self.free: dict[tuple[str, int], list[Any]] = {}
+        self.allocated = 0  # device allocations so far (the pool's misses)
 
     def take(self, dtype: str, size: int) -> Buffer:
-        stack = self.free.get((dtype, size))
-        array = stack.pop() if stack else cuda.device_array(max(size, 1), dtype=dtype)
-        return Buffer(array, pooled=True)
+        stack = self.free.get((dtype, max(size, 1)))
+        if stack:
+            return Buffer(stack.pop(), pooled=True)
+        self.allocated += 1
+        return Buffer(cuda.device_array(max(size, 1), dtype=dtype), pooled=True)
 
     def give(self, buffer: Buffer) -> None:
         key = (buffer.array.dtype.name, buffer.array.size)

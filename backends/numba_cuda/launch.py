@@ -19,6 +19,7 @@ from symgraph.errors import LoweringError, ShapeError
 
 THREADS = 32 if SIMULATOR else 256
 MAX_BLOCKS = 2 if SIMULATOR else 4096
+REDUCE_THREADS = 8 if SIMULATOR else 256  # each simulated barrier costs a thread switch
 REDUCE_BLOCKS = 4 if SIMULATOR else 8192
 TILE = 8 if SIMULATOR else 16
 _ZERO_TABLE: list = []
@@ -137,10 +138,10 @@ def reduce(pool: Pool, name: str, reducer: str, program: tuple, outputs: tuple,
                  *(strides[d] for d in axes)]
     kernel = codegen.kernel("reduce", program=program, outputs=outputs,
                             in_dtypes=tuple(t.dtype for t in inputs), n_kept=len(kept),
-                            n_red=len(axes), reducer=reducer, acc=acc, block=THREADS,
+                            n_red=len(axes), reducer=reducer, acc=acc, block=REDUCE_THREADS,
                             warp=codegen.default_warp())
     grid = max(1, min(REDUCE_BLOCKS, n_out))
-    kernel[grid, THREADS](n_out, n_red, *(shape[d] for d in kept), *(shape[d] for d in axes),
+    kernel[grid, REDUCE_THREADS](n_out, n_red, *(shape[d] for d in kept), *(shape[d] for d in axes),
                           out.buffer.array, *args)
     return out
 

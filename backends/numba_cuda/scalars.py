@@ -72,6 +72,12 @@ def sign_int(x):
     return 0
 
 
+@cuda.jit(**_DEVICE)
+def same(x):
+    """floor, ceil, trunc and rint of an integer."""
+    return x
+
+
 _ROUNDING = {"floor": "floor", "ceil": "ceil", "trunc": "trunc", "rint": "rint"}
 # math.* names whose NumPy spelling differs (used under the simulator only).
 _NUMPY_NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh",
@@ -79,7 +85,8 @@ _NUMPY_NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "
 _MATH = ("exp expm1 log log1p sqrt sin cos tan asin acos atan sinh cosh tanh asinh acosh "
          "atanh atan2").split()
 
-FUNCTIONS: dict[str, object] = {"maximum": maximum, "minimum": minimum, "sign_int": sign_int}
+FUNCTIONS: dict[str, object] = {"maximum": maximum, "minimum": minimum, "sign_int": sign_int,
+                                "same": same}
 for _dtype in ("float32", "float64"):
     FUNCTIONS.update(_float_helpers(_dtype))
 
@@ -99,7 +106,9 @@ def resolve(name: str, dtype: str) -> str | None:
         return f"{name}_{dtype}"
     if name == "sign":
         return f"sign_{dtype}" if floating else "sign_int"
-    if name in _ROUNDING and floating:
+    if name in _ROUNDING and not floating:
+        return "same"
+    if name in _ROUNDING:
         if SIMULATOR:
             return f"np.{name}"
         return f"libdevice.{name}{'f' if dtype == 'float32' else ''}"

@@ -184,6 +184,7 @@ def _offset_table(name: str, arrays: list, block: tuple) -> Any:
                                 index_dtypes=tuple(t.dtype for t, _, _ in arrays))
         kernel[launch.blocks(n), launch.THREADS](n, *block, out.buffer.array,
                                                  flag.buffer.array, *args)
+        flag.host_value = None  # written by the kernel: read it back
         if to_host(flag)[0]:
             sizes = ", ".join(str(size) for _, size, _ in arrays)
             raise IndexOutOfBoundsError(f"{name}: an index array holds an index out of bounds "
