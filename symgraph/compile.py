@@ -12,29 +12,42 @@ The pipeline, in order:
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from symgraph import printing
+from symgraph import printing, rewrite
 from symgraph.api.base import as_variable, operands
 from symgraph.config import config
 from symgraph.dtypes import can_cast, is_python_scalar
 from symgraph.errors import DTypeError, ShapeError, SymgraphError
 from symgraph.graph import Graph, Input, Node, SharedVariable, leaves, substitute
+from symgraph.verify import verify
 
 Pass = Callable[[Graph], Graph]
 
-# The optimizer's passes, in the order they run (see symgraph/rewrite/).
-PASSES: list[Pass] = []
+# The optimizer's passes, in the order they run (see symgraph/rewrite/ and docs/optimizer.md).
+PASSES: list[Pass] = [
+    rewrite.canonicalize,  # x - c -> x + -c, constants last, left-deep sums
+    rewrite.fold,          # constant subgraphs -> constants (size-capped)
+    rewrite.simplify,      # x*1, --x, log(exp(x)), sum_to(g, shape(x)) with g shaped like x
+    rewrite.stabilize,     # log(1+x) -> log1p, log(softmax) -> log_softmax, ...
+    rewrite.specialize,    # x**2 -> x*x, x**0.5 -> sqrt
+    rewrite.fuse,          # elementwise chains -> Fused, their reductions -> FusedReduce
+    rewrite.plan_reuse,    # graph.reuse: outputs that may overwrite a dead input
+]
 
 
 def optimize(graph: Graph, passes: Sequence[Pass] | None = None) -> Graph:
-    """Run each pass in order; SYMGRAPH_DEBUG>=2 prints the graph after each."""
+    """Run each pass in order; SYMGRAPH_DEBUG>=2 prints the graph after each, and
+    SYMGRAPH_DEBUG>=3 verifies it (see symgraph/verify.py)."""
     for rewrite_pass in PASSES if passes is None else passes:
-        graph = rewrite_pass(graph)
+        before, graph = graph, rewrite_pass(graph)
         if config.debug >= 2:
             print(f"== after {rewrite_pass.__name__} ({len(graph)} nodes)\n{graph}\n")
+        if config.debug >= 3:
+            verify(graph, before)
     return graph
 
 
@@ -135,14 +148,19 @@ def _nan_guard(graph: Graph) -> Callable:
 
 
 def _optimize(graph: Graph) -> Graph:
-    return optimize(graph)
+    """The optimized graph, with `.rewrites` counting the rules that fired."""
+    with rewrite.collect_stats() as stats:
+        optimized = optimize(graph)
+    optimized.rewrites = stats
+    return optimized
 
 
 class Function:
     """A compiled function: `f(*values)` returns an ndarray, or a list for several outputs.
 
     `.graph` is the optimized graph, `.unoptimized` the graph as written, `.source` the
-    generated code where the backend has some. Calls are thread-safe; calls of a function
+    generated code where the backend has some, `.rewrites` a Counter of the optimizer's
+    rules that fired (`{"simplify.mul_by_one": 2, "fuse.fused": 1, …}`). Calls are thread-safe; calls of a function
     with updates are serialized so each sees the state the previous one left.
     """
 
@@ -159,34 +177,57 @@ class Function:
         self.backend = backend
         self.name = name
         self.source = getattr(runner, "source", None)
+        self.cache_hit = getattr(runner, "cache_hit", None)
+        self.rewrites: Counter = getattr(graph, "rewrites", Counter())
         self._lock = threading.Lock() if update_targets else None
+        self._shared = graph.shared
+        # Outputs the backend promises are new arrays aliasing nothing skip the alias checks.
+        fresh = getattr(runner, "fresh", None) or (False,) * len(graph.outputs)
+        self._fresh_outputs = all(fresh[:n_outputs])
+        self._fresh = fresh
+        # Per input: (node, dtype, ndim, known dims) for the fast path of check_input.
+        self._checks = [(node, np.dtype(node.dtype), node.ndim,
+                         tuple((axis, size) for axis, size in enumerate(node.type.shape)
+                               if size is not None)) for node in inputs]
 
     def __call__(self, *args: Any) -> Any:
-        if len(args) != len(self.inputs):
+        # The input checks, in one place: arrays that already fit pass straight through,
+        # anything else goes to check_input (conversion, or an error naming the input).
+        if len(args) != len(self._checks):
             names = ", ".join(i.name or "?" for i in self.inputs)
             raise TypeError(f"{self.name or 'function'} takes {len(self.inputs)} input(s) "
                             f"({names}), got {len(args)}")
-        values = [check_input(node, value) for node, value in zip(self.inputs, args)]
+        values = list(args)
+        for i, (node, dtype, ndim, known) in enumerate(self._checks):
+            value = values[i]
+            if (type(value) is not np.ndarray or value.dtype is not dtype or value.ndim != ndim
+                    or known and any(value.shape[a] != d for a, d in known)):
+                values[i] = check_input(node, value)
         if self._lock is None:
             return self._finish(self.runner(values), values)
         with self._lock:
             results = self.runner(values)
             outputs = self._finish(results, values)
             new_values = results[self.n_outputs:]
-            for target, value in zip(self.update_targets, new_values):
+            fresh = self._fresh[self.n_outputs:]
+            for target, value, new in zip(self.update_targets, new_values, fresh):
                 value = np.asarray(value)
-                if any(value is o for o in results[:self.n_outputs]) or not value.flags.owndata:
+                if not new and (any(value is o for o in results[:self.n_outputs])
+                                or not value.flags.owndata):
                     value = value.copy()
                 target.container[0] = value
             return outputs
 
     def _finish(self, results: list[Any], values: list[np.ndarray]) -> Any:
+        if self._fresh_outputs:
+            return results[0] if self.single else list(results[:self.n_outputs])
         outputs = []
-        for out in results[:self.n_outputs]:
+        for out, new in zip(results[:self.n_outputs], self._fresh):
             out = np.asarray(out)
-            if (not out.flags.writeable or any(np.may_share_memory(out, v) for v in values)
+            if not new and (
+                    not out.flags.writeable or any(np.may_share_memory(out, v) for v in values)
                     or any(np.may_share_memory(out, o) for o in outputs)
-                    or any(np.may_share_memory(out, s.container[0]) for s in self.graph.shared)):
+                    or any(np.may_share_memory(out, s.container[0]) for s in self._shared)):
                 out = out.copy()
             outputs.append(out)
         return outputs[0] if self.single else outputs

@@ -35,6 +35,48 @@ def check_against_numpy(fn: Callable, np_fn: Callable, values: Sequence[np.ndarr
                                    **(tol or tolerance(expected.dtype)), err_msg=backend)
 
 
+# -- many expressions, one compile per backend (reductions, linalg, nn, random) --------------
+
+def check_all_against_numpy(pairs: Sequence[tuple[Callable, Callable]],
+                            values: Sequence[np.ndarray], backends: Sequence[str] = BACKENDS,
+                            **tol) -> None:
+    """Each (symgraph fn, NumPy fn) of the same inputs equals NumPy in values, dtype and
+    shape; all of them are compiled as ONE function per backend, so a compiling backend
+    pays one compile for the whole list."""
+    inputs = symbolic_inputs(values)
+    outputs = [fn(*inputs) for fn, _ in pairs]
+    expected = [np.asarray(np_fn(*values)) for _, np_fn in pairs]
+    for backend in backends:
+        got = sg.function(inputs, outputs, backend=backend)(*values)
+        for k, (g, e) in enumerate(zip(got, expected)):
+            label = f"{backend}, expression {k}"
+            assert g.dtype == e.dtype and g.shape == e.shape, (label, g.dtype, g.shape, e.dtype,
+                                                               e.shape)
+            np.testing.assert_allclose(g, e, equal_nan=True,
+                                       **(tol or tolerance(e.dtype)), err_msg=label)
+
+
+# -- eager mode agrees with the symbolic graph (reductions, linalg, nn) ------------------------
+
+def check_eager_matches_symbolic(fn: Callable, values: Sequence[np.ndarray],
+                                 rtol: float = 1e-12, atol: float = 1e-12) -> None:
+    """fn on eager tensors equals fn compiled (python backend), and backward() equals
+    sg.grad, for the cost sum(fn(*x) * projection) at float64 `values`."""
+    values = [np.asarray(v, dtype="float64") for v in values]
+    tensors = [sg.eager.tensor(v, requires_grad=True) for v in values]
+    out = fn(*tensors)
+    projection = np.random.default_rng(2).standard_normal(out.shape)
+    sg.sum(out * projection).backward()
+    inputs = symbolic_inputs(values)
+    symbolic = fn(*inputs)
+    expected = sg.function(inputs, [symbolic] + sg.grad(sg.sum(symbolic * projection), inputs),
+                           backend="python")(*values)
+    np.testing.assert_allclose(out.numpy(), expected[0], rtol=rtol, atol=atol)
+    assert out.numpy().dtype == expected[0].dtype
+    for tensor, want in zip(tensors, expected[1:]):
+        np.testing.assert_allclose(tensor.grad.numpy(), want, rtol=rtol, atol=atol)
+
+
 def numeric_grad(f: Callable[..., float], values: Sequence[np.ndarray], eps: float = 1e-6):
     """Central differences of scalar f at float64 `values`, one array per input."""
     grads = []
