@@ -24,6 +24,7 @@ if not SIMULATOR and not os.environ.get("SYMGRAPH_CUDA_PTX_ONLY") and not cuda.i
 
 from backends.numba_cuda.control import CONTROL
 from backends.numba_cuda.device import POOL, SHARED, Tensor, to_host, upload
+from backends.numba_cuda.nn import NN
 from backends.numba_cuda.runner import KINDS, Program, release
 from symgraph.graph import Graph
 
@@ -32,7 +33,7 @@ class CudaBackend:
     """Lowers a graph to a `Program` of kernel launches (see the module docstring)."""
 
     name = "cuda"
-    kinds = frozenset(KINDS) | frozenset(CONTROL)
+    kinds = frozenset(KINDS) | frozenset(CONTROL) | frozenset(NN)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # one call at a time: the pool is shared
