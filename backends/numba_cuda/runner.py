@@ -15,7 +15,7 @@ import numpy as np
 from backends.numba_cuda import launch
 from backends.numba_cuda.device import (POOL, SHARED, Tensor, empty, ensure_device,
                                         host_only, to_host, upload)
-from backends.numba_cuda.views import VIEWS, index_plan, view
+from backends.numba_cuda.views import index_plan, view
 from symgraph.errors import LoweringError, ShapeError, SymgraphError, with_origin
 from symgraph.graph import Constant, Graph, Node, SharedVariable
 from symgraph.types import TupleType
