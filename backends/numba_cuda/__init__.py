@@ -51,6 +51,7 @@ class CudaBackend:
                 return results
 
         run.program = program
+        run.fresh = (True,) * len(graph.outputs)  # each result is a new downloaded array
         return run
 
 
