@@ -282,3 +282,33 @@ def test_random_draws_are_a_lowering_error_not_a_cpu_fallback():
     x = sg.tensor("x", dtype="float32", shape=(None,))
     with pytest.raises(sg.LoweringError, match="standard_normal: the cuda backend"):
         sg.function([x], x + stream.normal(size=(3,), dtype="float32"), backend="cuda")
+
+
+class GpuArray:
+    """A stand-in for a CuPy/PyTorch tensor: a device array behind the interface (the
+    simulator's own arrays do not have `__cuda_array_interface__`)."""
+
+    def __init__(self, host):
+        from numba import cuda
+
+        self.device = cuda.to_device(host)
+        self.__cuda_array_interface__ = {"shape": host.shape, "typestr": host.dtype.str,
+                                         "data": (0, False), "strides": None, "version": 3}
+
+
+def test_device_arrays_in_give_device_arrays_out(monkeypatch, rng):
+    from numba import cuda
+
+    monkeypatch.setattr(cuda, "as_cuda_array", lambda value: value.device, raising=False)
+    x = sg.tensor("x", dtype="float32", shape=(None, None))
+    f = sg.function([x], [sg.exp(x) + 1, x.T, sg.sum(x, axis=1)], backend="cuda")
+    xv = rng.standard_normal((3, 4)).astype("float32")
+    outs = f(GpuArray(xv))
+    assert all(not isinstance(o, np.ndarray) and hasattr(o, "copy_to_host") for o in outs)
+    np.testing.assert_allclose(outs[0].copy_to_host(), np.exp(xv) + 1, rtol=1e-6)
+    np.testing.assert_array_equal(outs[1].copy_to_host(), xv.T)
+    np.testing.assert_allclose(outs[2].copy_to_host(), xv.sum(axis=1), rtol=1e-6)
+    outs[0][0, 0] = 5  # outputs own their memory: a second call is unaffected
+    np.testing.assert_allclose(f(GpuArray(xv))[0].copy_to_host(), np.exp(xv) + 1, rtol=1e-6)
+    with pytest.raises(sg.DTypeError, match="float64 device data"):
+        f(GpuArray(xv.astype("float64")))

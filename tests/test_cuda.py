@@ -89,3 +89,6 @@ def test_without_a_gpu_the_backend_says_so_and_with_one_it_runs():
     values = np.linspace(-2, 2, 1000, dtype="float32")
     got = sg.function([x], sg.sum(sg.exp(x) * 2), backend="cuda")(values)
     np.testing.assert_allclose(got, np.sum(np.exp(values) * 2), rtol=1e-5)
+    out = sg.function([x], sg.exp(x), backend="cuda")(cuda.to_device(values))
+    assert hasattr(out, "__cuda_array_interface__")  # device in, device out
+    np.testing.assert_allclose(out.copy_to_host(), np.exp(values), rtol=1e-6)

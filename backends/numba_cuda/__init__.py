@@ -23,9 +23,11 @@ if not SIMULATOR and not os.environ.get("SYMGRAPH_CUDA_PTX_ONLY") and not cuda.i
     raise ImportError("no CUDA GPU found (set NUMBA_ENABLE_CUDASIM=1 to run on the simulator)")
 
 from backends.numba_cuda.control import CONTROL
-from backends.numba_cuda.device import POOL, SHARED, Tensor, to_host, upload
+from backends.numba_cuda.device import (POOL, SHARED, Tensor, empty, ensure_device, from_device,
+                                        to_host, upload)
+from backends.numba_cuda.launch import copy_into
 from backends.numba_cuda.nn import NN
-from backends.numba_cuda.runner import KINDS, Program, release
+from backends.numba_cuda.runner import KINDS, Program, _hold, release
 from symgraph.graph import Graph
 
 
@@ -42,13 +44,14 @@ class CudaBackend:
         program = Program(graph)
 
         def run(inputs: list) -> list:
+            on_device = any(hasattr(a, "__cuda_array_interface__") for a in inputs)
             with self._lock:
-                tensors = [upload(np.asarray(a)) for a in inputs]
+                tensors = [from_device(a) if hasattr(a, "__cuda_array_interface__") else
+                           upload(np.asarray(a)) for a in inputs]
                 outs = program.run(tensors)
-                results = []
-                for t in outs:
-                    results.append(_download(t))
-                return results
+                if on_device:  # device arrays in, device arrays out
+                    return [_hand_over(t) for t in outs]
+                return [_download(t) for t in outs]
 
         run.program = program
         run.fresh = (True,) * len(graph.outputs)  # each result is a new downloaded array
@@ -68,6 +71,20 @@ def _download(t: Tensor) -> np.ndarray:
     SHARED.remember(host, t)
     release(t)
     return host
+
+
+def _hand_over(t: Tensor) -> Any:
+    """t as a numba device array the caller owns (a copy unless t is a whole pooled buffer)."""
+    ensure_device(t)
+    whole = t.contiguous and t.offset == 0 and t.buffer.array.size == max(t.size, 1)
+    if not (whole and t.buffer.pooled and t.buffer.users == 1):
+        copy = empty(POOL, t.dtype, t.shape)
+        copy_into(copy, t)
+        release(t)
+        t = _hold(copy)
+    t.buffer.pooled = False  # the caller's from now on
+    release(t)
+    return t.buffer.array.reshape(t.shape) if t.size else cuda.device_array(t.shape, t.dtype)
 
 
 def _give_back(t: Tensor) -> None:
