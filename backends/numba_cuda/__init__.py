@@ -88,11 +88,15 @@ def _hand_over(t: Tensor) -> Any:
 
 
 def _give_back(t: Tensor) -> None:
+    """The array downloaded from t died: its buffer may serve new allocations, unless a
+    shared variable adopted it (then it stays that variable's, out of the pool)."""
     buffer = t.buffer
-    if buffer.users == 0 and not SHARED.owns(buffer):
+    if SHARED.owns(buffer):
+        return
+    if buffer.users == 0:
         POOL.give(buffer)
     else:
-        buffer.pooled = True
+        buffer.pooled = True  # the last reader's release returns it
 
 
 BACKEND = CudaBackend()
