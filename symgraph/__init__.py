@@ -29,6 +29,14 @@ from symgraph.api.creation import arange, eye, full, ones, zeros
 
 # -- reductions ------------------------------------------------------------------------------
 from symgraph.api.reduce import sum
+from symgraph.api.reduce import (all, any, argmax, argmin, cumsum, logsumexp, max, mean, min,
+                                 prod, std, var)
+
+# -- linear algebra --------------------------------------------------------------------------
+from symgraph.api.linalg import dot, einsum, matmul, outer, tensordot
+
+# -- namespaces: sg.nn, sg.random ------------------------------------------------------------
+from symgraph import nn, random
 
 # -- shape -----------------------------------------------------------------------------------
 from symgraph.api.shape import expand_dims, shape, squeeze
@@ -42,10 +50,15 @@ from symgraph.ops.index import IndexOutOfBoundsError
 from symgraph.api.control import foldl, ifelse, map, reduce, scan
 
 # -- gradients ---------------------------------------------------------------------------------
-from symgraph.grad import grad
+from symgraph.grad import grad, hessian, jacobian, jvp, vjp
+from symgraph import testing
 
 # -- compilation and printing ------------------------------------------------------------------
 from symgraph.compile import Function, function
 from symgraph.printing import debugprint, pprint, to_dot, to_networkx
+
+# -- eager mode and jit ------------------------------------------------------------------------
+from symgraph import eager
+from symgraph.jit import jit, value_and_grad
 
 __version__ = "0.1.0"
