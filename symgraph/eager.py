@@ -16,21 +16,28 @@ Tensors are immutable values: an optimizer step makes new leaves (`(w - lr * w.g
 
 from __future__ import annotations
 
+import functools
+import heapq
+import itertools
 import threading
-from functools import lru_cache
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+# Modules, not names: `sg.eager` is this module, and its public names are what it defines.
+from symgraph import dtypes, errors, graph, methods
 from symgraph.config import config
-from symgraph.dtypes import FLOATS, as_dtype, is_float, name_of
-from symgraph.errors import GradientError, ShapeError, SymgraphError, with_origin
-from symgraph.graph import Constant, Node, user_origin
-from symgraph.methods import TensorMethods
-from symgraph.ops.base import Elemwise, Op, TupleGet
-from symgraph.types import TensorType, TupleType
+from symgraph.ops import base as ops
+from symgraph.types import TensorType as _TensorType, TupleType as _TupleType
 
-__all__ = ["Tensor", "tensor", "as_tensor", "no_grad", "enable_grad", "is_grad_enabled"]
+if TYPE_CHECKING:
+    from typing import Any, Iterator, Sequence
+
+    from symgraph.ops.base import Op
+    from symgraph.types import TensorType
+
+__all__ = ["Tensor", "tensor", "as_tensor", "no_grad", "enable_grad", "is_grad_enabled",
+           "grad_of"]
 
 
 # -- grad mode -------------------------------------------------------------------------------
@@ -62,8 +69,6 @@ class _SetGradMode:
         _mode.enabled = self.saved.pop()
 
     def __call__(self, fn: Any) -> Any:
-        import functools
-
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with _SetGradMode(self.enabled):
@@ -86,22 +91,31 @@ def enable_grad() -> _SetGradMode:
 
 class _Record:
     """One tape entry: `op` applied to `inputs` gave `out` (an array, or a tuple of arrays
-    for a multi-output op). backward() sets `inputs` to None when it frees the tape."""
+    for a multi-output op) of dtype `dtype`. `seq` orders entries by creation: an entry's
+    users all come later, so backward() can take entries latest first. `grad` collects the
+    output's gradient during backward(). backward() sets `inputs` to None when it frees
+    the tape."""
 
-    __slots__ = ("op", "inputs", "out")
+    __slots__ = ("op", "inputs", "out", "dtype", "seq", "grad")
 
-    def __init__(self, op: Op, inputs: tuple[Tensor, ...], out: Any) -> None:
+    def __init__(self, op: Op, inputs: tuple[Tensor, ...], out: Any, dtype: str | None) -> None:
         self.op = op
         self.inputs: tuple[Tensor, ...] | None = inputs
         self.out = out
+        self.dtype = dtype
+        self.seq = next(_SEQ)
+        self.grad: Any = None
 
 
-class Tensor(TensorMethods):
+_SEQ = itertools.count()
+
+
+class Tensor(methods.TensorMethods):
     """An eager tensor: a NumPy value, and for values that need gradients, a tape entry.
 
-    Operators and methods come from the shared mixin (`x * y`, `x.sum()`, …) and go through
-    the same `sg.*` functions as symbolic variables. `==` is identity, as for variables;
-    elementwise equality is `sg.eq`.
+    Operators and methods come from the shared mixin (`x * y`, `x.sum()`, …) and use the
+    same ops as symbolic variables (arithmetic operators take a shortcut to `apply_eager`,
+    see below). `==` is identity, as for variables; elementwise equality is `sg.eq`.
     """
 
     __slots__ = ("_value", "_dtype", "requires_grad", "grad", "_record", "_index")
@@ -135,7 +149,7 @@ class Tensor(TensorMethods):
     @property
     def type(self) -> TensorType:
         """The static type this value would have in a graph (all dimensions known)."""
-        return TensorType(self._dtype, self._value.shape)
+        return _TensorType(self._dtype, self._value.shape)
 
     @property
     def is_leaf(self) -> bool:
@@ -146,6 +160,14 @@ class Tensor(TensorMethods):
         if self._value.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self._value.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):  # `self[i]` is sg.getitem: each part stays on the tape
+            yield self[i]
+
+    def eval(self, inputs: Any = None, backend: Any = None) -> np.ndarray:
+        """The value (an eager tensor is already computed): the same as `.numpy()`."""
+        return self.numpy()
 
     def numpy(self) -> np.ndarray:
         """The value as a NumPy array (a copy: editing it cannot change the tape)."""
@@ -204,7 +226,7 @@ class Tensor(TensorMethods):
         """
         seed = _seed(self, grad)
         for leaf, g in _backprop(self, seed, retain_graph).values():
-            leaf.grad = g if leaf.grad is None else _wrap(leaf.grad._value + g._value, g._dtype)
+            leaf.grad = g if leaf.grad is None else Tensor(leaf.grad._value + g._value, g._dtype)
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (`.grad = None` does the same)."""
@@ -217,11 +239,13 @@ class Tensor(TensorMethods):
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark this leaf as needing a gradient (in place); returns self."""
         if self._record is not None:
-            raise GradientError("requires_grad_: only leaf tensors can change requires_grad; "
-                                "this one was computed from others (use .detach() first)")
-        if requires_grad and not is_float(self._dtype):
-            raise GradientError(f"requires_grad_: only float tensors have gradients, this one "
-                                f"is {self._dtype}; cast with .astype('float32') first")
+            raise errors.GradientError(
+                "requires_grad_: only leaf tensors can change requires_grad; this one was "
+                "computed from others (use .detach() first)")
+        if requires_grad and not dtypes.is_float(self._dtype):
+            raise errors.GradientError(
+                f"requires_grad_: only float tensors have gradients, this one is "
+                f"{self._dtype}; cast with .astype('float32') first")
         self.requires_grad = requires_grad
         return self
 
@@ -240,18 +264,14 @@ class _TupleValue:
 
 # -- making tensors ----------------------------------------------------------------------
 
-_DTYPE_NAMES: dict[np.dtype, str] = {}
-
-
-def _dtype_name(dtype: np.dtype) -> str:
-    name = _DTYPE_NAMES.get(dtype)
-    if name is None:
-        name = _DTYPE_NAMES.setdefault(dtype, as_dtype(dtype))
-    return name
-
-
-def _wrap(value: Any, dtype: str) -> Tensor:
-    return Tensor(value, dtype)
+def _array(data: Any, dtype: object = None) -> tuple[np.ndarray, str]:
+    """A private copy of `data` as an array of a supported dtype, and that dtype's name."""
+    array = np.array(data, dtype=None if dtype is None else dtypes.as_dtype(dtype))
+    if array.dtype == object:
+        raise errors.SymgraphError(
+            f"cannot make an eager tensor of {type(data).__name__} {data!r}")
+    name = dtypes.as_dtype(dtypes.name_of(array.dtype))  # float16 becomes float32
+    return (array if dtypes.name_of(array.dtype) == name else array.astype(name)), name
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: object = None) -> Tensor:
@@ -261,91 +281,98 @@ def tensor(data: Any, requires_grad: bool = False, dtype: object = None) -> Tens
     like symbolic variables do; or give `dtype` explicitly. Only float tensors can require
     gradients.
     """
-    if isinstance(data, Node):
-        raise SymgraphError(f"sg.eager.tensor: {data!r} is a symbolic variable; eager tensors "
-                            "hold values (compile symbolic graphs with sg.function)")
+    if isinstance(data, graph.Node):
+        raise errors.SymgraphError(
+            f"sg.eager.tensor: {data!r} is a symbolic variable; eager tensors hold values "
+            "(compile symbolic graphs with sg.function)")
     if isinstance(data, Tensor):
         data = data._value
     if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
         kind = np.asarray(data).dtype.kind
         dtype = config.floatX if kind == "f" else None
-    array = np.array(data, dtype=None if dtype is None else as_dtype(dtype))
-    if array.dtype == object:
-        raise SymgraphError(f"sg.eager.tensor: cannot make a tensor of {type(data).__name__}")
-    name = _dtype_name(array.dtype)
-    if array.dtype.name != name:
-        array = array.astype(name)
+    array, name = _array(data, dtype)
     return Tensor(array, name).requires_grad_(requires_grad)
 
 
 def as_tensor(value: Any) -> Tensor:
     """An eager tensor of `value`: tensors pass through, arrays and numbers are wrapped.
 
-    A symbolic variable is refused: eager and symbolic values cannot meet in one expression.
+    A symbolic variable is refused (eager and symbolic values cannot meet in one
+    expression), unless it depends on constants only: then it is a value, computed now.
     """
     if type(value) is Tensor:
         return value
-    if isinstance(value, Constant):  # a known value (sg.constant inside a public function)
-        return Tensor(value.value, value.dtype)
-    if isinstance(value, Node):
-        raise SymgraphError(
+    if isinstance(value, graph.Node) and _is_known(value):
+        from symgraph.interpret import evaluate
+
+        (known,) = evaluate(graph.Graph([], [value]), [])
+        return Tensor(known, value.dtype)
+    if isinstance(value, graph.Node):
+        raise errors.SymgraphError(
             f"cannot mix symbolic variable {value!r} with eager tensors in one expression; "
             "inside sg.jit pass every tensor the function needs as an argument, or use "
             ".numpy() to turn an eager value into data for a symbolic graph")
-    array = np.array(value)  # a private copy: later edits by the caller cannot reach the tape
-    if array.dtype == object:
-        raise SymgraphError(f"cannot make an eager tensor of {type(value).__name__} {value!r}")
-    name = _dtype_name(array.dtype)
-    if array.dtype.name != name:
-        array = array.astype(name)
+    array, name = _array(value)  # a copy: later edits by the caller cannot reach the tape
     return Tensor(array, name)
+
+
+def _is_known(node: graph.Node) -> bool:
+    """Whether a symbolic value depends on constants only (`sg.constant(...)`, `sg.zeros(3)`),
+    so it is a value already and may join an eager expression. Inputs have none yet, and
+    shared variables (random streams among them) are state a compiled function updates."""
+    return all(type(leaf) is graph.Constant for leaf in graph.leaves([node]))
 
 
 # -- eager execution -------------------------------------------------------------------------
 
-@lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=8192)
 def _infer(op: Op, signature: tuple) -> tuple:
     """op.infer on concrete types, cached (a model repeats a few signatures), with what
     apply_eager needs about the result at hand: (type, dtype name, NumPy dtype when the op
     is a plain ufunc, whether the result can carry a gradient)."""
-    out_type = op.infer(*(TensorType(dtype, shape) for dtype, shape in signature))
-    if type(out_type) is TupleType:
+    out_type = op.infer(*(_TensorType(dtype, shape) for dtype, shape in signature))
+    if type(out_type) is _TupleType:
         return out_type, None, None, True
-    plain = type(op).reference is Elemwise.reference
+    plain = type(op).reference is ops.Elemwise.reference
     dtype = out_type.dtype
-    return out_type, dtype, np.dtype(dtype) if plain else None, dtype in FLOATS
+    return out_type, dtype, np.dtype(dtype) if plain else None, dtype in dtypes.FLOATS
 
 
 def apply_eager(op: Op, args: Sequence[Any]) -> Any:
     """Run `op` on eager tensors now (infer, then reference), recording a tape entry when
     grad mode is on and an input requires a gradient. Every eager operation runs through
     here, so it is written for speed: one loop over the arguments, a cached infer."""
-    if type(op) is TupleGet:
+    if type(op) is ops.TupleGet:
         return args[0].tensors[op.index]
-    values = []
-    signature = []
-    needs_grad = False
-    for a in args:
-        if type(a) is not Tensor:
-            return apply_eager(op, [as_tensor(a) for a in args])
-        values.append(a._value)
-        signature.append((a._dtype, a._value.shape))
-        needs_grad = needs_grad or a.requires_grad
+    if len(args) == 2 and type(args[0]) is Tensor and type(args[1]) is Tensor:
+        a, b = args  # the most common case, spelled out
+        values: Any = (a._value, b._value)
+        signature: Any = ((a._dtype, a._value.shape), (b._dtype, b._value.shape))
+        needs_grad = a.requires_grad or b.requires_grad
+    else:
+        values, signature, needs_grad = [], [], False
+        for a in args:
+            if type(a) is not Tensor:
+                return apply_eager(op, [as_tensor(a) for a in args])
+            values.append(a._value)
+            signature.append((a._dtype, a._value.shape))
+            needs_grad = needs_grad or a.requires_grad
+        signature = tuple(signature)
     try:
-        out_type, dtype, ufunc_dtype, floating = _infer(op, tuple(signature))
+        out_type, dtype, ufunc_dtype, floating = _infer(op, signature)
         if ufunc_dtype is not None:
             out = _ufunc(op, values, ufunc_dtype)
         else:
             out = _checked(op, op.reference(*values), out_type)
-    except SymgraphError as error:
-        raise with_origin(error, user_origin()) from None
+    except errors.SymgraphError as error:
+        raise errors.with_origin(error, graph.user_origin()) from None
     except (ValueError, IndexError) as error:
         shapes = ", ".join(f"{v.dtype}{list(v.shape)}" for v in values)
-        raise with_origin(ShapeError(f"{op.name}: {error} (inputs: {shapes})"),
-                          user_origin()) from None
+        raise errors.with_origin(errors.ShapeError(f"{op.name}: {error} (inputs: {shapes})"),
+                                 graph.user_origin()) from None
     record = None
     if needs_grad and floating and _mode.enabled and op.differentiable:
-        record = _Record(op, tuple(args), out)
+        record = _Record(op, tuple(args), out, dtype)
     if dtype is None:  # a multi-output op
         return _TupleValue(tuple(_output(o, t.dtype, record, i)
                                  for i, (o, t) in enumerate(zip(out, out_type.types))))
@@ -364,7 +391,7 @@ except ImportError:  # another NumPy: the public context manager
     _ERRSTATE = None
 
 
-def _ufunc(op: Elemwise, values: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
+def _ufunc(op: ops.Elemwise, values: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
     """Elemwise.reference for a plain ufunc op, shortened: when the ufunc's own result has
     the inferred dtype, that result is what the reference returns; otherwise (NumPy went to
     float16, say) the reference itself decides. tests/test_eager.py checks the two agree."""
@@ -384,17 +411,17 @@ def _ufunc(op: Elemwise, values: list[np.ndarray], dtype: np.dtype) -> np.ndarra
 
 def _checked(op: Op, out: Any, out_type: Any) -> Any:
     """The reference's result, checked against the inferred type (as the interpreter does)."""
-    if type(out_type) is TupleType:
+    if type(out_type) is _TupleType:
         return tuple(_checked(op, o, t) for o, t in zip(out, out_type.types))
     out = np.asarray(out)
-    if name_of(out.dtype) != out_type.dtype or not out_type.accepts_shape(out.shape):
-        raise SymgraphError(f"{op.name}: internal error: produced {out.dtype}"
-                            f"{list(out.shape)}, its type says {out_type}")
+    if dtypes.name_of(out.dtype) != out_type.dtype or not out_type.accepts_shape(out.shape):
+        raise errors.SymgraphError(f"{op.name}: internal error: produced {out.dtype}"
+                                   f"{list(out.shape)}, its type says {out_type}")
     return out
 
 
 def _output(out: np.ndarray, dtype: str, record: _Record | None, index: int) -> Tensor:
-    if record is None or dtype not in FLOATS:
+    if record is None or dtype not in dtypes.FLOATS:
         return Tensor(out, dtype)
     return Tensor(out, dtype, True, record, index)
 
@@ -413,7 +440,7 @@ def _weak(value: Any, like: Tensor) -> Tensor | None:
     if type(value) is not float and type(value) is not int or like._dtype[0] != "f":
         return None
     key = (type(value), value, like._dtype)
-    held = _SCALARS.get(key)
+    held = _SCALARS.get(key) if value else None  # 0.0 == -0.0: zeros are not cached
     if held is None:
         try:
             held = Tensor(np.asarray(value, like._dtype), like._dtype)
@@ -426,7 +453,7 @@ def _weak(value: Any, like: Tensor) -> Tensor | None:
 
 
 def _operator(op: Op, name: str) -> Any:
-    generic = getattr(TensorMethods, name)
+    generic = getattr(methods.TensorMethods, name)
     reflected = name.startswith("__r")
 
     def operator(self: Tensor, other: Any) -> Any:
@@ -461,108 +488,107 @@ _install_operators()
 
 def _seed(root: Tensor, grad: Any) -> Tensor:
     if not root.requires_grad:
-        raise GradientError(
+        raise errors.GradientError(
             f"backward: this {root._dtype}{list(root.shape)} tensor does not require a gradient"
             "; create the inputs with requires_grad=True (and not under no_grad)")
     if grad is None:
         if root.size != 1:
-            raise GradientError(
+            raise errors.GradientError(
                 f"backward: the tensor has shape {root.shape}; backward() without an argument "
                 "needs a one-element tensor (a loss): reduce it with .sum() or .mean(), or "
                 "pass the gradient, backward(grad)")
         return Tensor(np.ones(root.shape, root._dtype), root._dtype)
     seed = as_tensor(grad)
     if seed.shape != root.shape:
-        raise ShapeError(f"backward: grad has shape {seed.shape}, the tensor {root.shape}")
-    return seed if seed._dtype == root._dtype else _wrap(
-        seed._value.astype(root._dtype), root._dtype)
-
-
-def _tape(root: Tensor) -> list[_Record]:
-    """The tape entries `root` depends on, inputs first (iterative: no recursion limit)."""
-    order: list[_Record] = []
-    seen: set[int] = set()
-    stack: list[tuple[_Record, int]] = [(root._record, 0)]
-    while stack:
-        record, index = stack.pop()
-        inputs = record.inputs
-        if inputs is None:
-            raise GradientError(
-                f"backward: the tape through {record.op.name} was already freed by an earlier "
-                "backward(); pass retain_graph=True to the first backward() to go through "
-                "it twice, or recompute the forward pass")
-        if index < len(inputs):
-            stack.append((record, index + 1))
-            child = inputs[index]._record
-            if child is not None and id(child) not in seen:
-                seen.add(id(child))
-                stack.append((child, 0))
-        else:
-            order.append(record)
-    return order
+        raise errors.ShapeError(f"backward: grad has shape {seed.shape}, the tensor {root.shape}")
+    if seed._dtype != root._dtype:
+        seed = Tensor(seed._value.astype(root._dtype), root._dtype)
+    return seed
 
 
 def _backprop(root: Tensor, seed: Tensor, retain_graph: bool) -> dict[int, tuple]:
     """Gradients of the leaves `root` depends on: `{id(leaf): (leaf, gradient)}`.
 
-    Each tape entry's op gives its inputs' gradients with `vjp`, the rule `sg.grad` uses;
-    `sum_like` undoes broadcasting and dtype promotion, as in `sg.grad`. Nothing computed
-    here is recorded."""
+    Tape entries are taken latest first (a heap on their creation order), so an entry's
+    gradient is complete when its turn comes. Each entry's op gives its inputs' gradients
+    with `vjp`, the rule `sg.grad` uses; `sum_like` undoes broadcasting and dtype promotion
+    as in `sg.grad`. Nothing computed here is recorded."""
     from symgraph.grad import sum_like
 
     if root._record is None:
         return {id(root): (root, seed)}
-    order = _tape(root)
-    pending: dict[int, Any] = {id(root._record): _slot(root, seed, None)}
     leaves: dict[int, tuple] = {}
-    with no_grad():
-        for record in reversed(order):
-            grad = pending.pop(id(record), None)
-            if grad is None:
-                continue
-            op = record.op
-            inputs = record.inputs
-            out = record.out
-            if type(out) is tuple:
-                output: Any = _TupleValue(tuple(Tensor(o, name_of(o.dtype)) for o in out))
-            else:
-                output = Tensor(out, name_of(out.dtype))
-            for x, gx in zip(inputs, op.vjp(inputs, output, grad)):
-                if gx is None or not x.requires_grad:
-                    continue
-                if type(gx) is not Tensor:
-                    gx = as_tensor(gx)
-                if gx._dtype != x._dtype or gx._value.shape != x._value.shape:
-                    gx = sum_like(gx, x, ())
-                    if gx._value.shape != x._value.shape:
-                        raise GradientError(
-                            f"{op.name}: internal error: its gradient rule gave shape "
-                            f"{gx.shape} for an input of shape {x.shape}")
-                if x._record is None:
-                    held = leaves.get(id(x))
-                    leaves[id(x)] = (x, gx if held is None else _add(held[1], gx))
+    heap: list[tuple[int, _Record]] = []
+    _receive(root, seed, heap)
+    done = []
+    try:
+        with no_grad():
+            while heap:
+                record = heapq.heappop(heap)[1]
+                done.append(record)
+                grad, record.grad = record.grad, None
+                op = record.op
+                inputs = record.inputs
+                if inputs is None:
+                    raise errors.GradientError(
+                        f"backward: the tape through {op.name} was already freed by an "
+                        "earlier backward(); pass retain_graph=True to the first backward() "
+                        "to go through it twice, or recompute the forward pass")
+                out = record.out
+                if record.dtype is None:  # a multi-output op: a gradient per output
+                    output: Any = _TupleValue(tuple(Tensor(o, dtypes.name_of(o.dtype))
+                                                    for o in out))
+                    grad = tuple(grad.get(i) for i in range(len(out)))
                 else:
-                    key = id(x._record)
-                    pending[key] = _slot(x, gx, pending.get(key))
+                    output = Tensor(out, record.dtype)
+                for x, gx in zip(inputs, op.vjp(inputs, output, grad)):
+                    if gx is None or not x.requires_grad:
+                        continue
+                    if type(gx) is not Tensor:
+                        gx = as_tensor(gx)
+                    if gx._dtype != x._dtype or gx._value.shape != x._value.shape:
+                        gx = _fit(sum_like(gx, x, ()), x, op)
+                    if x._record is None:
+                        held = leaves.get(id(x))
+                        leaves[id(x)] = (x, gx if held is None else _add(held[1], gx))
+                    else:
+                        _receive(x, gx, heap)
+    except BaseException:
+        for record in done + [entry[1] for entry in heap]:
+            record.grad = None
+        raise
     if not retain_graph:
-        for record in order:
+        for record in done:
             record.inputs = None
             record.out = None
     return leaves
 
 
-def _slot(x: Tensor, g: Tensor, held: Any) -> Any:
-    """Accumulate g into what a record has received so far (a tuple for multi-output)."""
+def _receive(x: Tensor, g: Tensor, heap: list) -> None:
+    """Add g to the gradient x's tape entry has received (per output for multi-output ops),
+    queueing the entry the first time."""
+    record = x._record
+    held = record.grad
+    if held is None:
+        heapq.heappush(heap, (-record.seq, record))
     if x._index < 0:
-        return g if held is None else _add(held, g)
-    n = len(x._record.out)
-    parts = list(held) if held is not None else [None] * n
-    parts[x._index] = g if parts[x._index] is None else _add(parts[x._index], g)
-    return tuple(parts)
+        record.grad = g if held is None else _add(held, g)
+        return
+    parts = held if held is not None else {}  # output index -> gradient
+    part = parts.get(x._index)
+    parts[x._index] = g if part is None else _add(part, g)
+    record.grad = parts
+
+
+def _fit(g: Tensor, x: Tensor, op: Op) -> Tensor:
+    if g._value.shape != x._value.shape:
+        raise errors.GradientError(f"{op.name}: internal error: its gradient rule gave shape "
+                                   f"{g.shape} for an input of shape {x.shape}")
+    return g
 
 
 def _add(a: Tensor, b: Tensor) -> Tensor:
-    return _wrap(a._value + b._value, a._dtype)
+    return Tensor(a._value + b._value, a._dtype)
 
 
 def grad_of(output: Tensor, inputs: Sequence[Tensor], retain_graph: bool = False
@@ -574,5 +600,5 @@ def grad_of(output: Tensor, inputs: Sequence[Tensor], retain_graph: bool = False
     for x in inputs:
         held = found.get(id(x))
         results.append(held[1] if held is not None else
-                       _wrap(np.zeros(x.shape, x._dtype), x._dtype))
+                       Tensor(np.zeros(x.shape, x._dtype), x._dtype))
     return results

@@ -35,6 +35,27 @@ def check_against_numpy(fn: Callable, np_fn: Callable, values: Sequence[np.ndarr
                                    **(tol or tolerance(expected.dtype)), err_msg=backend)
 
 
+# -- many expressions, one compile per backend (reductions, linalg, nn, random) --------------
+
+def check_all_against_numpy(pairs: Sequence[tuple[Callable, Callable]],
+                            values: Sequence[np.ndarray], backends: Sequence[str] = BACKENDS,
+                            **tol) -> None:
+    """Each (symgraph fn, NumPy fn) of the same inputs equals NumPy in values, dtype and
+    shape; all of them are compiled as ONE function per backend, so a compiling backend
+    pays one compile for the whole list."""
+    inputs = symbolic_inputs(values)
+    outputs = [fn(*inputs) for fn, _ in pairs]
+    expected = [np.asarray(np_fn(*values)) for _, np_fn in pairs]
+    for backend in backends:
+        got = sg.function(inputs, outputs, backend=backend)(*values)
+        for k, (g, e) in enumerate(zip(got, expected)):
+            label = f"{backend}, expression {k}"
+            assert g.dtype == e.dtype and g.shape == e.shape, (label, g.dtype, g.shape, e.dtype,
+                                                               e.shape)
+            np.testing.assert_allclose(g, e, equal_nan=True,
+                                       **(tol or tolerance(e.dtype)), err_msg=label)
+
+
 # -- eager mode agrees with the symbolic graph (reductions, linalg, nn) ------------------------
 
 def check_eager_matches_symbolic(fn: Callable, values: Sequence[np.ndarray],

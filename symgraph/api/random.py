@@ -23,8 +23,8 @@ from symgraph.api.creation import broadcast_like
 from symgraph.api.shape import shape as runtime_shape
 from symgraph.apply import apply
 from symgraph.config import config
-from symgraph.dtypes import as_dtype, is_python_scalar
-from symgraph.errors import ShapeError
+from symgraph.dtypes import as_dtype, is_integer, is_python_scalar
+from symgraph.errors import DTypeError, ShapeError
 from symgraph.graph import Constant, Node
 from symgraph.ops import random as ops
 from symgraph.ops.shape import Shape
@@ -176,6 +176,9 @@ class RandomStream:
         if high is None:
             low, high = 0, low
         low_node, high_node = operands(low, high)
+        if not (is_integer(low_node.dtype) and is_integer(high_node.dtype)):
+            raise DTypeError(f"integers: low and high must be integers, got {low_node.dtype} "
+                             f"and {high_node.dtype}; use uniform for real numbers")
         size = self._size_of(size, *(p for p in (low, high) if not is_python_scalar(p)))
         return self._draw(ops.Integers, size, as_dtype(dtype),
                           (cast(low_node, "int64"), cast(high_node, "int64")),

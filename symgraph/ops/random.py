@@ -36,6 +36,7 @@ class RandomOp(Op):
     dtype: str
     kind: ClassVar[str] = "random"
     differentiable: ClassVar[bool] = False
+    random: ClassVar[bool] = True  # never constant-folded or merged away by the optimizer
     dtypes: ClassVar[tuple[str, ...]] = FLOATS  # the dtypes this distribution can draw
 
     def infer(self, counter: TensorType, size: TensorType, *params: TensorType) -> TensorType:
