@@ -38,7 +38,7 @@ def _clash(a: Node, b: Node) -> bool:
                for x, y in zip(a.type.shape, b.type.shape))
 
 
-def same_shape(a: Node, b: Node, depth: int = 0) -> bool:
+def same_shape(a: Node, b: Node, depth: int = 0, memo: dict | None = None) -> bool:
     """Whether a and b surely have the same run-time shape."""
     if a is b:
         return True
@@ -50,10 +50,17 @@ def same_shape(a: Node, b: Node, depth: int = 0) -> bool:
         return True
     if depth >= MAX_DEPTH:
         return False
-    return _derived(a, b, depth + 1) or _derived(b, a, depth + 1)
+    # Memoized per proof: without it, shared subexpressions make the search exponential
+    # in the depth (an Adam update took minutes). A cached "no" found deeper in the search
+    # can only make a later proof more conservative, never wrong.
+    memo = {} if memo is None else memo
+    if (a, b) not in memo:
+        memo[(a, b)] = False  # a cycle through this pair proves nothing
+        memo[(a, b)] = _derived(a, b, depth + 1, memo) or _derived(b, a, depth + 1, memo)
+    return memo[(a, b)]
 
 
-def _derived(a: Node, b: Node, depth: int) -> bool:
+def _derived(a: Node, b: Node, depth: int, memo: dict) -> bool:
     """Whether a's shape is built from b's shape (one direction of `same_shape`)."""
     op = a.op
     if op is None:
@@ -61,24 +68,24 @@ def _derived(a: Node, b: Node, depth: int) -> bool:
     if isinstance(op, Elemwise) or type(op) is Fused:
         # A single-output fused loop reads every input on its way to the output.
         inputs = a.inputs
-        return (any(same_shape(i, b, depth) for i in inputs)
-                and all(fits(i, b, depth) for i in inputs))
+        return (any(same_shape(i, b, depth, memo) for i in inputs)
+                and all(fits(i, b, depth, memo) for i in inputs))
     if isinstance(op, SumTo):
         target = a.inputs[1]
-        return isinstance(target.op, Shape) and same_shape(target.inputs[0], b, depth)
+        return isinstance(target.op, Shape) and same_shape(target.inputs[0], b, depth, memo)
     if type(op).__name__ in _SAME_SHAPE_NAMES:
-        return same_shape(a.inputs[0], b, depth)
+        return same_shape(a.inputs[0], b, depth, memo)
     return False
 
 
-def fits(small: Node, big: Node, depth: int = 0) -> bool:
+def fits(small: Node, big: Node, depth: int = 0, memo: dict | None = None) -> bool:
     """Whether `small` broadcast against `big` leaves big's shape unchanged."""
     if small.ndim > big.ndim:
         return False
     pairs = zip(reversed(small.type.shape), reversed(big.type.shape))
     if all(s == 1 or (s is not None and s == b) for s, b in pairs):
         return True
-    return small.ndim == big.ndim and same_shape(small, big, depth)
+    return small.ndim == big.ndim and same_shape(small, big, depth, memo)
 
 
 def at_least_as_known(a: Node, b: Node) -> bool:
