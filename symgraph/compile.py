@@ -164,8 +164,9 @@ class Function:
 
     `.graph` is the optimized graph, `.unoptimized` the graph as written, `.source` the
     generated code where the backend has some, `.rewrites` a Counter of the optimizer's
-    rules that fired (`{"simplify.mul_by_one": 2, "fuse.fused": 1, …}`). Calls are thread-safe; calls of a function
-    with updates are serialized so each sees the state the previous one left.
+    rules that fired (`{"simplify.mul_by_one": 2, "fuse.fused": 1, …}`). Calls are
+    thread-safe; calls of a function with updates are serialized so each sees the state
+    the previous one left.
     """
 
     def __init__(self, inputs: list[Input], n_outputs: int, single: bool,

@@ -77,6 +77,24 @@ def check_eager_matches_symbolic(fn: Callable, values: Sequence[np.ndarray],
         np.testing.assert_allclose(tensor.grad.numpy(), want, rtol=rtol, atol=atol)
 
 
+def check_jacobian(fn: Callable, value: np.ndarray, rtol: float = 1e-6,
+                   atol: float = 1e-8) -> None:
+    """sg.jacobian of fn at a float64 input whose shape is unknown statically (so the
+    batched rules, `vjp_batches`, must serve) equals central finite differences."""
+    value = np.asarray(value, dtype="float64")
+    (x,) = symbolic_inputs([value])
+    y = fn(x)
+    f_y = sg.function([x], y, backend="python")
+    got = sg.function([x], sg.jacobian(y, x), backend="python")(value)
+    out_shape = f_y(value).shape
+    expected = np.zeros(out_shape + value.shape)
+    for idx in np.ndindex(value.shape):
+        plus, minus = value.copy(), value.copy()
+        plus[idx] += 1e-6
+        minus[idx] -= 1e-6
+        expected[(...,) + idx] = (f_y(plus) - f_y(minus)) / 2e-6
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+
 def numeric_grad(f: Callable[..., float], values: Sequence[np.ndarray], eps: float = 1e-6):
     """Central differences of scalar f at float64 `values`, one array per input."""
     grads = []

@@ -5,18 +5,17 @@ are listed in the `*_NEEDS_SHAPE_OPS` tables; they join the tests once those fun
 exist in `sg`, so this file is green on its own and complete after the merge.
 """
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 import symgraph as sg
 from helpers import (BACKENDS, check_against_numpy, check_all_against_numpy,
-                     check_eager_matches_symbolic, check_grad)
+                     check_eager_matches_symbolic, check_grad, check_jacobian)
 from symgraph.apply import apply
 from symgraph.ops.linalg import MatMul
 
-HAS_EAGER = importlib.util.find_spec("symgraph.eager") is not None  # eager branch
+HAS_EAGER = hasattr(sg, "eager")  # from the eager branch, merged separately
+HAS_JACOBIAN = hasattr(sg, "jacobian")  # from the grad branch, merged separately
 HAS_SHAPE_OPS = hasattr(sg, "reshape") and hasattr(sg, "transpose")
 REFERENCE = ["python"]
 
@@ -268,3 +267,15 @@ if HAS_EAGER:
     @pytest.mark.parametrize("fn,shapes", EAGER_CASES)
     def test_eager_matches_symbolic(fn, shapes, rng):
         check_eager_matches_symbolic(fn, [rng.standard_normal(s) for s in shapes])
+
+
+if HAS_JACOBIAN:
+    @pytest.mark.parametrize("fn", [
+        lambda x: sg.matmul(x, np.arange(8.0).reshape(4, 2)),
+        lambda x: sg.matmul(np.arange(3.0), x), lambda x: sg.matmul(x, np.ones(4)),
+        lambda x: sg.matmul(sg.expand_dims(x, 0), np.ones((2, 4, 3))),
+        lambda x: sg.einsum("ij,jk->ik", x, np.ones((4, 2))),
+        lambda x: sg.einsum("ij,ij->i", x, x),
+    ])
+    def test_batched_jacobian(fn, rng):
+        check_jacobian(fn, rng.standard_normal((3, 4)))

@@ -1,17 +1,16 @@
 """sg.nn against NumPy/SciPy: softmax family (stable at ±1000), one_hot, relu, losses and
 dropout, with gradients against finite differences."""
 
-import importlib.util
-
 import numpy as np
 import pytest
 import scipy.special
 
 import symgraph as sg
 from helpers import (BACKENDS, check_against_numpy, check_all_against_numpy,
-                     check_eager_matches_symbolic, check_grad)
+                     check_eager_matches_symbolic, check_grad, check_jacobian)
 
-HAS_EAGER = importlib.util.find_spec("symgraph.eager") is not None  # eager branch
+HAS_EAGER = hasattr(sg, "eager")  # from the eager branch, merged separately
+HAS_JACOBIAN = hasattr(sg, "jacobian")  # from the grad branch, merged separately
 REFERENCE = ["python"]
 
 
@@ -320,3 +319,13 @@ if HAS_EAGER:
         np.testing.assert_allclose(out.numpy()[kept], 2 * x.numpy()[kept])
         np.testing.assert_allclose(x.grad.numpy(), 2 * kept)
         assert (sg.nn.dropout(x, 0.5, stream).numpy() != out.numpy()).any()
+
+
+if HAS_JACOBIAN:
+    @pytest.mark.parametrize("fn", [
+        lambda x: sg.nn.softmax(x), lambda x: sg.nn.softmax(x, 0),
+        lambda x: sg.nn.log_softmax(x, 0),
+        lambda x: sg.nn.cross_entropy(x, np.array([0, 3, 1]), reduction="none"),
+    ])
+    def test_batched_jacobian(fn, rng):
+        check_jacobian(fn, rng.standard_normal((3, 4)))

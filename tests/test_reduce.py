@@ -1,7 +1,6 @@
 """Reductions against NumPy (the table: shapes × axes × keepdims × dtypes, empty, NaN/inf,
 non-contiguous inputs) and their gradients against finite differences."""
 
-import importlib.util
 import warnings
 
 import numpy as np
@@ -10,9 +9,10 @@ import scipy.special
 
 import symgraph as sg
 from helpers import (BACKENDS, check_against_numpy, check_all_against_numpy,
-                     check_eager_matches_symbolic, check_grad)
+                     check_eager_matches_symbolic, check_grad, check_jacobian)
 
-HAS_EAGER = importlib.util.find_spec("symgraph.eager") is not None  # eager branch
+HAS_EAGER = hasattr(sg, "eager")  # from the eager branch, merged separately
+HAS_JACOBIAN = hasattr(sg, "jacobian")  # from the grad branch, merged separately
 HAS_RESHAPE = hasattr(sg, "reshape")  # from the shape family, merged separately
 REFERENCE = ["python"]
 
@@ -349,3 +349,15 @@ if HAS_EAGER:
         x = sg.eager.tensor(rng.standard_normal((3, 4)))
         np.testing.assert_array_equal(sg.argmax(x, 1).numpy(), np.argmax(x.numpy(), 1))
         assert sg.all(x > -10).numpy().dtype == np.bool_
+
+
+JACOBIANS = [  # batched rules: jacobians through reductions of unknown-shape inputs
+    lambda x: sg.prod(x, 1), lambda x: sg.max(x, 0), lambda x: sg.min(x, -1, keepdims=True),
+    lambda x: sg.logsumexp(x, 1), lambda x: sg.cumsum(x, 0), lambda x: sg.var(x, 1, ddof=1),
+    lambda x: sg.std(x, 0, keepdims=True), lambda x: sg.mean(x, (0, 1)),
+]
+
+if HAS_JACOBIAN:
+    @pytest.mark.parametrize("fn", JACOBIANS)
+    def test_batched_jacobian(fn, rng):
+        check_jacobian(fn, rng.permutation(12).reshape(3, 4) * 0.25 + 0.1)

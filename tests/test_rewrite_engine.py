@@ -11,8 +11,8 @@ import symgraph as sg
 from symgraph import rewrite
 from symgraph.compile import PASSES
 from symgraph.graph import Graph
-from symgraph.ops import binary, unary
-from symgraph.rewrite import RuleSet, collect_stats, graph_hash
+from symgraph.ops import unary
+from symgraph.rewrite import RuleSet, graph_hash
 from symgraph.rewrite.nodes import make
 from test_rewrite import optimize_checked
 
@@ -27,7 +27,7 @@ def test_common_subexpressions_merge_and_dead_nodes_drop():
     x = sg.vector("x", dtype="float64")
     a = sg.exp(x) + 1.0
     b = sg.exp(x) + 1.0
-    _unused = sg.sin(a)
+    sg.sin(a)  # built, never used: must not appear
     graph = optimize_checked(Graph([x], [a * b]))
     assert str(graph).count("exp") == 1 and str(graph).count("add") == 1
     assert "sin" not in str(graph)
@@ -129,13 +129,13 @@ def _hash_program() -> str:
 
 
 def test_graph_hash_is_stable_across_processes():
-    hashes = set()
-    for seed in ("0", "1"):
-        env = {"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"}
-        done = subprocess.run([sys.executable, "-c", _hash_program()], capture_output=True,
-                              text=True, env=env, cwd=".", check=True)
-        hashes.add(done.stdout.strip())
-    assert len(hashes) == 1
+    program = _hash_program()
+    here = {}
+    exec(program.replace("print(", "here['hash'] = ("), {"here": here})
+    env = {"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          env=env, cwd=".", check=True)
+    assert done.stdout.strip() == here["hash"]
 
 
 def test_graph_hash_tells_graphs_apart():

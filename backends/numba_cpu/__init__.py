@@ -11,7 +11,9 @@ new arrays that alias nothing, so `Function` can skip its alias checks).
 
 from __future__ import annotations
 
+import re
 import threading
+import warnings
 import types as pytypes
 from typing import Any
 
@@ -24,6 +26,9 @@ from backends.numba_cpu.codegen import KINDS, PARALLEL_THRESHOLD, Generated, gen
 from symgraph.errors import LoweringError
 from symgraph.graph import Graph
 
+# np.dot on a strided view copies it first; that is our choice, not the user's concern.
+warnings.filterwarnings("ignore", category=numba_errors.NumbaPerformanceWarning,
+                        module=r".*sg_[0-9a-f]{40}")
 _FLAGS = dict(error_model="numpy", nogil=True)  # NumPy's division by zero; no fastmath
 _compiled: dict[str, tuple[Any, Any, Any]] = {}  # name -> module, entry, entry_parallel  # cache key -> dispatchers, for this process
 _lock = threading.Lock()
@@ -35,7 +40,18 @@ def _signature(graph: Graph, generated: Generated) -> tuple:
             for n in graph.inputs]
     args += [numba.typeof(s.container[0]) for s in generated.shared]
     args += [numba.typeof(c.value) for c in generated.constants]
+    args += [numba.typeof(np.random.default_rng()) for _ in generated.generators]
     return tuple(args)
+
+
+def _summary(error: Exception) -> str:
+    """The gist of a numba typing error: what failed, and where in the generated file."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    what = [line for line in lines if not line.startswith(("Failed in", "- Resolution",
+                                                          "During:", "File", "<source"))]
+    where = [line for line in lines if line.startswith("File")]
+    return "; ".join(what[:2] + where[-1:])
 
 
 def _renamed(function: pytypes.FunctionType, name: str) -> pytypes.FunctionType:
@@ -66,11 +82,10 @@ def _compile(graph: Graph, generated: Generated) -> tuple[Any, Any, Any, bool, s
             entry.compile(signature)
             break
         except numba_errors.TypingError as error:
-            first = str(error).strip().splitlines()[0]
             raise LoweringError(
-                f"numba could not compile the generated module {path or key} ({first}); "
-                "this is a bug in symgraph's numba backend: please report it with f.source"
-            ) from None
+                f"numba could not compile the generated module {path or key} "
+                f"({_summary(error)}); this is a bug in symgraph's numba backend: please "
+                "report it with f.source") from None
         except Exception:  # a damaged numba cache index: drop it and compile again
             if path is None or attempt:
                 raise

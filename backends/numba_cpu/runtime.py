@@ -12,6 +12,10 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
+
+from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows,  # noqa: F401
+                                       logsumexp_rows, matmul_loop, softmax_rows)
 
 try:  # vectorizable float32/float64 math (branch vecmath); libm is the fallback
     from backends.numba_cpu.vecmath import FUNCTIONS as _VECMATH
@@ -20,6 +24,17 @@ except ImportError:  # pragma: no cover - depends on which branches are merged
 
 # Small helpers: LLVM inlines them; numba compiles each once per signature and caches it.
 _HELPER = dict(cache=True, error_model="numpy")
+
+
+def blas_ready(a):
+    """`a` as BLAS takes it: C- or F-contiguous arrays as they are, others copied."""
+
+
+@overload(blas_ready)
+def _blas_ready(a):
+    if a.layout in "CF":
+        return lambda a: a
+    return lambda a: np.ascontiguousarray(a)
 
 
 @njit(**_HELPER)
