@@ -21,7 +21,8 @@ SCRIPTS = sorted(p.stem for p in EXAMPLES.glob("*.py") if p.stem != "compile_exp
 
 def run(name: str, *args: str) -> str:
     """The stdout of `python examples/NAME.py ARGS --backend python` (fails on errors)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, PYTHONPATH=path)
     done = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), *args,
                            "--backend", "python"], capture_output=True, text=True, env=env,
                           timeout=300)
