@@ -30,7 +30,8 @@ from symgraph.graph import Graph
 warnings.filterwarnings("ignore", category=numba_errors.NumbaPerformanceWarning,
                         module=r".*sg_[0-9a-f]{40}")
 _FLAGS = dict(error_model="numpy", nogil=True)  # NumPy's division by zero; no fastmath
-_compiled: dict[str, tuple[Any, Any, Any]] = {}  # name -> module, entry, entry_parallel  # cache key -> dispatchers, for this process
+# Module name -> (module, entry, entry_parallel): graphs already compiled in this process.
+_compiled: dict[str, tuple[Any, Any, Any]] = {}
 _lock = threading.Lock()
 
 
@@ -81,12 +82,12 @@ def _compile(graph: Graph, generated: Generated) -> tuple[Any, Any, Any, bool, s
         try:
             entry.compile(signature)
             break
-        except numba_errors.TypingError as error:
+        except (numba_errors.NumbaError, NotImplementedError) as error:
             raise LoweringError(
                 f"numba could not compile the generated module {path or key} "
                 f"({_summary(error)}); this is a bug in symgraph's numba backend: please "
                 "report it with f.source") from None
-        except Exception:  # a damaged numba cache index: drop it and compile again
+        except Exception:  # a damaged numba cache file: drop it and compile again
             if path is None or attempt:
                 raise
             cache.forget(path)

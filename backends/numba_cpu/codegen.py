@@ -16,8 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from backends.numba_cpu.kernels.arrays import VIEW_RULES, lower_alloc, lower_join
 from backends.numba_cpu.kernels.axes import lower_argreduce, lower_cumulative, lower_softmax
 from backends.numba_cpu.kernels.elemwise import lower_fused
+from backends.numba_cpu.kernels.index import lower_index, lower_scatter
 from backends.numba_cpu.kernels.linalg import lower_matmul
 from backends.numba_cpu.kernels.random import check_random, lower_random
 from backends.numba_cpu.kernels.reduce import lower_reduce, lower_sum_to, supports
@@ -43,11 +45,16 @@ KINDS = {
     "argreduce": lower_argreduce,
     "cumulative": lower_cumulative,
     "random": lower_random,
+    "join": lower_join,
+    "alloc": lower_alloc,
+    "index": lower_index,
+    "scatter": lower_scatter,
 }
 
 # Kinds whose result is a newly allocated array (no alias of an input or of another output).
 FRESH = {"elemwise", "fused", "reduce", "fused_reduce", "sum_to", "shape", "softmax",
-         "argreduce", "cumulative", "random"}
+         "argreduce", "cumulative", "random", "join", "alloc",
+         "index", "scatter"}
 
 # Below this many input elements a call runs the serial entry: a parallel launch costs µs.
 PARALLEL_THRESHOLD = 1 << 15
@@ -60,6 +67,7 @@ import numpy as np
 from numba import prange
 
 from symgraph.errors import ShapeError
+from symgraph.ops.index import IndexOutOfBoundsError
 """
 
 
@@ -136,7 +144,7 @@ def generate(graph: Graph) -> Generated:
             body += KINDS[node.op.kind](node, names)
         except LoweringError as error:
             raise with_origin(error, node.origin) from None
-    text = "\n".join(body)
+    text = "\n".join(body + [names[o] for o in graph.outputs])
     used = [c for c in constants if re.search(rf"\b{names[c]}\b", text)]
     generators = [f"g{k}" for k in range(len(names.generators))]
     params = [names[n] for n in graph.inputs] + [names[n] for n in shared + used] + generators

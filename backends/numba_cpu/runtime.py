@@ -37,6 +37,38 @@ def _blas_ready(a):
     return lambda a: np.ascontiguousarray(a)
 
 
+def reshape_any(a, shape):
+    """a.reshape(shape): a view of a C-contiguous array, a copy of any other (as NumPy)."""
+
+
+@overload(reshape_any)
+def _reshape_any(a, shape):
+    if a.layout == "C":
+        return lambda a, shape: a.reshape(shape)
+    return lambda a, shape: np.ascontiguousarray(a).reshape(shape)
+
+
+@njit(**_HELPER)
+def resolve_shape(size, target):
+    """A reshape's target sizes with the -1 inferred: (ok, sizes)."""
+    dims = target.astype(np.int64)
+    known = 1
+    free = -1
+    for j in range(dims.size):
+        if dims[j] == -1 and free < 0:
+            free = j
+        elif dims[j] < 0:
+            return False, dims
+        else:
+            known *= dims[j]
+    if free >= 0:
+        if known == 0 or size % known:
+            return False, dims
+        dims[free] = size // known
+        known *= dims[free]
+    return known == size, dims
+
+
 @njit(**_HELPER)
 def bdim(n, d):
     """Broadcast a run-time dimension `d` into `n` (-1 marks a mismatch)."""
