@@ -183,6 +183,7 @@ class Function:
         self.backend = backend
         self.name = name
         self.source = getattr(runner, "source", None)
+        self.cache_hit = getattr(runner, "cache_hit", None)
         # The optimizer's rules that fired: {"simplify.mul_by_one": 2, "fuse.fused": 1, ...}
         self.rewrites: Counter = getattr(graph, "rewrites", Counter())
         self._lock = threading.Lock() if update_targets else None
