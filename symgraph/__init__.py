@@ -29,6 +29,14 @@ from symgraph.api.creation import arange, eye, full, ones, zeros
 
 # -- reductions ------------------------------------------------------------------------------
 from symgraph.api.reduce import sum
+from symgraph.api.reduce import (all, any, argmax, argmin, cumsum, logsumexp, max, mean, min,
+                                 prod, std, var)
+
+# -- linear algebra --------------------------------------------------------------------------
+from symgraph.api.linalg import dot, einsum, matmul, outer, tensordot
+
+# -- namespaces: sg.nn, sg.random ------------------------------------------------------------
+from symgraph import nn, random
 
 # -- shape -----------------------------------------------------------------------------------
 from symgraph.api.shape import expand_dims, shape, squeeze

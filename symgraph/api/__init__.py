@@ -6,6 +6,9 @@ from symgraph.api.creation import broadcast_like, full_like, ones_like, zeros_li
 from symgraph.api.math import *  # noqa: F401,F403 (the elementwise functions)
 from symgraph.api.math import abs, round  # noqa: F401 (shadowing builtins on purpose)
 from symgraph.api.reduce import sum  # noqa: F401
+from symgraph.api.reduce import (all, any, argmax, argmin, cumsum, logsumexp,  # noqa: F401
+                                 max, mean, min, prod, std, var)
+from symgraph.api.linalg import dot, einsum, matmul, outer, tensordot
 from symgraph.api.shape import expand_dims, shape, squeeze
 from symgraph.api.shape import (broadcast_to, concatenate, flatten, reshape, stack,  # noqa: F401
                                 transpose)
