@@ -56,4 +56,8 @@ from symgraph.grad import grad
 from symgraph.compile import Function, function
 from symgraph.printing import debugprint, pprint, to_dot, to_networkx
 
+# -- eager mode and jit ------------------------------------------------------------------------
+from symgraph import eager
+from symgraph.jit import jit, value_and_grad
+
 __version__ = "0.1.0"
