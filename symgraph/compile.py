@@ -12,29 +12,42 @@ The pipeline, in order:
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from symgraph import printing
+from symgraph import printing, rewrite
 from symgraph.api.base import as_variable, operands
 from symgraph.config import config
 from symgraph.dtypes import can_cast, is_python_scalar
 from symgraph.errors import DTypeError, ShapeError, SymgraphError
 from symgraph.graph import Graph, Input, Node, SharedVariable, leaves, substitute
+from symgraph.verify import verify
 
 Pass = Callable[[Graph], Graph]
 
-# The optimizer's passes, in the order they run (see symgraph/rewrite/).
-PASSES: list[Pass] = []
+# The optimizer's passes, in the order they run (see symgraph/rewrite/ and docs/optimizer.md).
+PASSES: list[Pass] = [
+    rewrite.canonicalize,  # x - c -> x + -c, constants last, left-deep sums
+    rewrite.fold,          # constant subgraphs -> constants (size-capped)
+    rewrite.simplify,      # x*1, --x, log(exp(x)), sum_to(g, shape(x)) with g shaped like x
+    rewrite.stabilize,     # log(1+x) -> log1p, log(softmax) -> log_softmax, ...
+    rewrite.specialize,    # x**2 -> x*x, x**0.5 -> sqrt
+    rewrite.fuse,          # elementwise chains -> Fused, their reductions -> FusedReduce
+    rewrite.plan_reuse,    # graph.reuse: outputs that may overwrite a dead input
+]
 
 
 def optimize(graph: Graph, passes: Sequence[Pass] | None = None) -> Graph:
-    """Run each pass in order; SYMGRAPH_DEBUG>=2 prints the graph after each."""
+    """Run each pass in order; SYMGRAPH_DEBUG>=2 prints the graph after each, and
+    SYMGRAPH_DEBUG>=3 verifies it (see symgraph/verify.py)."""
     for rewrite_pass in PASSES if passes is None else passes:
-        graph = rewrite_pass(graph)
+        before, graph = graph, rewrite_pass(graph)
         if config.debug >= 2:
             print(f"== after {rewrite_pass.__name__} ({len(graph)} nodes)\n{graph}\n")
+        if config.debug >= 3:
+            verify(graph, before)
     return graph
 
 
@@ -135,14 +148,19 @@ def _nan_guard(graph: Graph) -> Callable:
 
 
 def _optimize(graph: Graph) -> Graph:
-    return optimize(graph)
+    """The optimized graph, with `.rewrites` counting the rules that fired."""
+    with rewrite.collect_stats() as stats:
+        optimized = optimize(graph)
+    optimized.rewrites = stats
+    return optimized
 
 
 class Function:
     """A compiled function: `f(*values)` returns an ndarray, or a list for several outputs.
 
     `.graph` is the optimized graph, `.unoptimized` the graph as written, `.source` the
-    generated code where the backend has some. Calls are thread-safe; calls of a function
+    generated code where the backend has some, `.rewrites` a Counter of the optimizer's
+    rules that fired (`{"simplify.mul_by_one": 2, "fuse.fused": 1, …}`). Calls are thread-safe; calls of a function
     with updates are serialized so each sees the state the previous one left.
     """
 
@@ -159,6 +177,7 @@ class Function:
         self.backend = backend
         self.name = name
         self.source = getattr(runner, "source", None)
+        self.rewrites: Counter = getattr(graph, "rewrites", Counter())
         self._lock = threading.Lock() if update_targets else None
 
     def __call__(self, *args: Any) -> Any:

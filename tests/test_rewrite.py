@@ -1,0 +1,525 @@
+"""The optimizer's rules, one before/after listing each; every registered rule is covered.
+
+Each case builds a small graph where the rule fires, checks the listing before and after
+the rule passes (canonicalize … specialize), that the rule is counted in the stats, that
+the IR verifies after every pass, and that the optimized graph computes the same values.
+"""
+
+import numpy as np
+import pytest
+
+import symgraph as sg
+from symgraph.api.creation import broadcast_like
+from symgraph.apply import apply
+from symgraph.compile import PASSES
+from symgraph.graph import Graph
+from symgraph.interpret import evaluate
+from symgraph.ops import logic
+from symgraph.ops.reduce import SumTo
+from symgraph.rewrite import collect_stats
+from symgraph.rewrite.specialize import rules as all_rules
+from symgraph.verify import verify
+
+RULE_PASSES = PASSES[:5]  # canonicalize, fold, simplify, stabilize, specialize
+
+
+def optimize_checked(graph, passes=RULE_PASSES):
+    """Run the passes, verifying the IR (and the outputs' types) after each."""
+    for rewrite_pass in passes:
+        before, graph = graph, rewrite_pass(graph)
+        verify(graph, before)
+    return graph
+
+
+def sample(node, rng):
+    shape = tuple(3 if d is None else d for d in node.type.shape)
+    if node.dtype == "bool":
+        return rng.random(shape) < 0.5
+    if node.dtype.startswith("int"):
+        return rng.integers(-5, 5, shape).astype(node.dtype)
+    return rng.uniform(-2, 2, shape).astype(node.dtype)
+
+
+def assert_same_values(before, after, rng):
+    values = [sample(i, rng) for i in before.inputs]
+    for want, got in zip(evaluate(before, values), evaluate(after, values)):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+def t(name="x", shape=(None,), dtype="float64"):
+    return sg.tensor(name, dtype=dtype, shape=shape)
+
+
+# rule label -> a builder returning (inputs, outputs) where the rule fires
+BUILDERS = {
+    "canonicalize.sub_constant_to_add": lambda x=t(): ([x], [x - 2.0]),
+    "canonicalize.div_constant_to_mul": lambda x=t(): ([x], [x / 4.0]),
+    "canonicalize.commute": lambda x=t(): ([x], [3.0 + x]),
+    "canonicalize.left_deep": lambda a=t("a"), b=t("b"), c=t("c"), d=t("d"): (
+        [a, b, c, d], [(a * b) * (c * d)]),
+    "canonicalize.constants_outwards": lambda x=t("x"), y=t("y"): ([x, y], [((x + 1.0) + y) + 2.0]),
+    "canonicalize.add_negation": lambda x=t("x"), y=t("y"): ([x, y], [x + (-y)]),
+    "canonicalize.mul_by_minus_one": lambda x=t(): ([x], [x * -1.0]),
+    "fold.fold_constants": lambda x=t(): ([x], [x * (sg.constant(2.0) + sg.constant(3.0))]),
+    "fold.fold_static_shape": lambda x=t(shape=(2, 3)): ([x], [sg.shape(x)]),
+    "simplify.mul_by_one": lambda x=t(): ([x], [x * 1.0]),
+    "simplify.add_zero": lambda x=t(): ([x], [x + 0.0]),
+    "simplify.mul_by_zero": lambda x=t(dtype="int32"): ([x], [x * 0]),
+    "simplify.sub_self": lambda x=t(dtype="int32"): ([x], [x - x]),
+    "simplify.double_negation": lambda x=t(): ([x], [-(-x)]),
+    "simplify.log_exp": lambda x=t(): ([x], [sg.log(sg.exp(x))]),
+    "simplify.exp_log": lambda x=t(): ([x], [sg.exp(sg.log(sg.abs(x))), sg.exp(sg.log(x))]),
+    "simplify.where_same_branches": lambda x=t(), c=t("c", (), "bool"): (
+        [x, c], [sg.where(c, sg.exp(x), sg.exp(x))]),
+    "simplify.where_constant_condition": lambda x=t(shape=(3,)), y=t("y", ()): (
+        [x, y], [sg.where(True, x, y)]),
+    "simplify.full_like_shape_source": lambda x=t(): ([x], [sg.zeros_like(sg.exp(x))]),
+    "simplify.cast_to_same_dtype": lambda x=t(): ([x], [apply(logic.Cast("float64"), x)]),
+    "simplify.sum_no_axes": lambda x=t(): ([x], [sg.sum(x, axis=())]),
+    "simplify.squeeze_expand_dims": lambda x=t(): ([x], [sg.squeeze(sg.expand_dims(x, 0), 0)]),
+    "simplify.expand_dims_squeeze": lambda x=t(shape=(None, 1)): (
+        [x], [sg.expand_dims(sg.squeeze(x, 1), 1)]),
+    "simplify.sum_to_same_shape": lambda x=t(): (
+        [x], [apply(SumTo(x.type), sg.exp(x) * x, sg.shape(x))]),
+    "simplify.sum_to_static": lambda x=t(shape=(1, 3)), g=t("g", (2, 4, 3)): (
+        [x, g], [apply(SumTo(x.type), g, sg.shape(x))]),
+    "simplify.sum_of_broadcast": lambda a=t("a", (2, 1)), x=t("x", (2, 5)): (
+        [a, x], [sg.sum(broadcast_like(a, x), axis=1)]),
+    "stabilize.log1p_from_log": lambda x=t(): ([x], [sg.log(1 + x)]),
+    "stabilize.expm1_from_exp": lambda x=t(): ([x], [sg.exp(x) - 1]),
+    "stabilize.softplus_from_log1p_exp": lambda x=t(): ([x], [sg.log1p(sg.exp(x))]),
+    "stabilize.log_sigmoid": lambda x=t(): ([x], [sg.log(sg.sigmoid(x))]),
+    "stabilize.log_one_minus_sigmoid": lambda x=t(): ([x], [sg.log(1 - sg.sigmoid(x))]),
+    "stabilize.log1p_minus_sigmoid": lambda x=t(): ([x], [sg.log1p(-sg.sigmoid(x))]),
+    "stabilize.sigmoid_from_exp": lambda x=t(): ([x], [1 / (1 + sg.exp(-x))]),
+    "specialize.small_power": lambda x=t(): (
+        [x], [x ** 2, x ** 3, x ** 4, x ** 0.5, x ** -1, x ** 0, x ** 1]),
+}
+
+
+LISTINGS = {  # rule label: (listing before, listing after the rule passes)
+    "canonicalize.sub_constant_to_add": (
+        """\
+%0 = input x : float64[?]
+%1 = constant 2. : float64[]
+%2 = subtract %0 %1 : float64[?]
+return %2""",
+        """\
+%0 = input x : float64[?]
+%1 = constant -2. : float64[]
+%2 = add %0 %1 : float64[?]
+return %2"""),
+    "canonicalize.div_constant_to_mul": (
+        """\
+%0 = input x : float64[?]
+%1 = constant 4. : float64[]
+%2 = true_divide %0 %1 : float64[?]
+return %2""",
+        """\
+%0 = input x : float64[?]
+%1 = constant 0.25 : float64[]
+%2 = multiply %0 %1 : float64[?]
+return %2"""),
+    "canonicalize.commute": (
+        """\
+%0 = input x : float64[?]
+%1 = constant 3. : float64[]
+%2 = add %1 %0 : float64[?]
+return %2""",
+        """\
+%0 = input x : float64[?]
+%1 = constant 3. : float64[]
+%2 = add %0 %1 : float64[?]
+return %2"""),
+    "canonicalize.left_deep": (
+        """\
+%0 = input a : float64[?]
+%1 = input b : float64[?]
+%2 = input c : float64[?]
+%3 = input d : float64[?]
+%4 = multiply %0 %1 : float64[?]
+%5 = multiply %2 %3 : float64[?]
+%6 = multiply %4 %5 : float64[?]
+return %6""",
+        """\
+%0 = input a : float64[?]
+%1 = input b : float64[?]
+%2 = input c : float64[?]
+%3 = input d : float64[?]
+%4 = multiply %0 %1 : float64[?]
+%5 = multiply %4 %2 : float64[?]
+%6 = multiply %5 %3 : float64[?]
+return %6"""),
+    "canonicalize.constants_outwards": (
+        """\
+%0 = input x : float64[?]
+%1 = input y : float64[?]
+%2 = constant 1. : float64[]
+%3 = add %0 %2 : float64[?]
+%4 = add %3 %1 : float64[?]
+%5 = constant 2. : float64[]
+%6 = add %4 %5 : float64[?]
+return %6""",
+        """\
+%0 = input x : float64[?]
+%1 = input y : float64[?]
+%2 = add %0 %1 : float64[?]
+%3 = constant 3. : float64[]
+%4 = add %2 %3 : float64[?]
+return %4"""),
+    "canonicalize.add_negation": (
+        """\
+%0 = input x : float64[?]
+%1 = input y : float64[?]
+%2 = negative %1 : float64[?]
+%3 = add %0 %2 : float64[?]
+return %3""",
+        """\
+%0 = input x : float64[?]
+%1 = input y : float64[?]
+%2 = subtract %0 %1 : float64[?]
+return %2"""),
+    "canonicalize.mul_by_minus_one": (
+        """\
+%0 = input x : float64[?]
+%1 = constant -1. : float64[]
+%2 = multiply %0 %1 : float64[?]
+return %2""",
+        """\
+%0 = input x : float64[?]
+%1 = negative %0 : float64[?]
+return %1"""),
+    "fold.fold_constants": (
+        """\
+%0 = input x : float64[?]
+%1 = constant 2. : float64[]
+%2 = constant 3. : float64[]
+%3 = add %1 %2 : float64[]
+%4 = multiply %0 %3 : float64[?]
+return %4""",
+        """\
+%0 = input x : float64[?]
+%1 = constant 5. : float64[]
+%2 = multiply %0 %1 : float64[?]
+return %2"""),
+    "fold.fold_static_shape": (
+        """\
+%0 = input x : float64[2,3]
+%1 = shape %0 : int64[2]
+return %1""",
+        """\
+%0 = input x : float64[2,3]
+%1 = constant [2, 3] : int64[2]
+return %1"""),
+    "simplify.mul_by_one": (
+        """\
+%0 = input x : float64[?]
+%1 = constant 1. : float64[]
+%2 = multiply %0 %1 : float64[?]
+return %2""",
+        """\
+%0 = input x : float64[?]
+return %0"""),
+    "simplify.add_zero": (
+        """\
+%0 = input x : float64[?]
+%1 = constant 0. : float64[]
+%2 = add %0 %1 : float64[?]
+return %2""",
+        """\
+%0 = input x : float64[?]
+return %0"""),
+    "simplify.mul_by_zero": (
+        """\
+%0 = input x : int32[?]
+%1 = constant 0 : int32[]
+%2 = multiply %0 %1 : int32[?]
+return %2""",
+        """\
+%0 = input x : int32[?]
+%1 = full_like{value=0, dtype=int32} %0 : int32[?]
+return %1"""),
+    "simplify.sub_self": (
+        """\
+%0 = input x : int32[?]
+%1 = subtract %0 %0 : int32[?]
+return %1""",
+        """\
+%0 = input x : int32[?]
+%1 = full_like{value=0, dtype=int32} %0 : int32[?]
+return %1"""),
+    "simplify.double_negation": (
+        """\
+%0 = input x : float64[?]
+%1 = negative %0 : float64[?]
+%2 = negative %1 : float64[?]
+return %2""",
+        """\
+%0 = input x : float64[?]
+return %0"""),
+    "simplify.log_exp": (
+        """\
+%0 = input x : float64[?]
+%1 = exp %0 : float64[?]
+%2 = log %1 : float64[?]
+return %2""",
+        """\
+%0 = input x : float64[?]
+return %0"""),
+    "simplify.exp_log": (
+        """\
+%0 = input x : float64[?]
+%1 = abs %0 : float64[?]
+%2 = log %1 : float64[?]
+%3 = exp %2 : float64[?]
+%4 = log %0 : float64[?]
+%5 = exp %4 : float64[?]
+return %3, %5""",
+        """\
+%0 = input x : float64[?]
+%1 = abs %0 : float64[?]
+%2 = log %0 : float64[?]
+%3 = exp %2 : float64[?]
+return %1, %3"""),
+    "simplify.where_same_branches": (
+        """\
+%0 = input x : float64[?]
+%1 = input c : bool[]
+%2 = exp %0 : float64[?]
+%3 = exp %0 : float64[?]
+%4 = where %1 %2 %3 : float64[?]
+return %4""",
+        """\
+%0 = input x : float64[?]
+%1 = input c : bool[]
+%2 = exp %0 : float64[?]
+return %2"""),
+    "simplify.where_constant_condition": (
+        """\
+%0 = input x : float64[3]
+%1 = input y : float64[]
+%2 = constant 1. : float64[]
+%3 = where %2 %0 %1 : float64[3]
+return %3""",
+        """\
+%0 = input x : float64[3]
+%1 = input y : float64[]
+return %0"""),
+    "simplify.full_like_shape_source": (
+        """\
+%0 = input x : float64[?]
+%1 = exp %0 : float64[?]
+%2 = full_like{value=0.0, dtype=float64} %1 : float64[?]
+return %2""",
+        """\
+%0 = input x : float64[?]
+%1 = full_like{value=0.0, dtype=float64} %0 : float64[?]
+return %1"""),
+    "simplify.cast_to_same_dtype": (
+        """\
+%0 = input x : float64[?]
+%1 = cast{dtype=float64} %0 : float64[?]
+return %1""",
+        """\
+%0 = input x : float64[?]
+return %0"""),
+    "simplify.sum_no_axes": (
+        """\
+%0 = input x : float64[?]
+%1 = sum{axis=(), keepdims=False} %0 : float64[?]
+return %1""",
+        """\
+%0 = input x : float64[?]
+return %0"""),
+    "simplify.squeeze_expand_dims": (
+        """\
+%0 = input x : float64[?]
+%1 = expand_dims{axis=(0,)} %0 : float64[1,?]
+%2 = squeeze{axis=(0,)} %1 : float64[?]
+return %2""",
+        """\
+%0 = input x : float64[?]
+return %0"""),
+    "simplify.expand_dims_squeeze": (
+        """\
+%0 = input x : float64[?,1]
+%1 = squeeze{axis=(1,)} %0 : float64[?]
+%2 = expand_dims{axis=(1,)} %1 : float64[?,1]
+return %2""",
+        """\
+%0 = input x : float64[?,1]
+return %0"""),
+    "simplify.sum_to_same_shape": (
+        """\
+%0 = input x : float64[?]
+%1 = exp %0 : float64[?]
+%2 = multiply %1 %0 : float64[?]
+%3 = shape %0 : int64[1]
+%4 = sum_to{like=float64[?]} %2 %3 : float64[?]
+return %4""",
+        """\
+%0 = input x : float64[?]
+%1 = exp %0 : float64[?]
+%2 = multiply %0 %1 : float64[?]
+return %2"""),
+    "simplify.sum_to_static": (
+        """\
+%0 = input x : float64[1,3]
+%1 = input g : float64[2,4,3]
+%2 = shape %0 : int64[2]
+%3 = sum_to{like=float64[1,3]} %1 %2 : float64[1,3]
+return %3""",
+        """\
+%0 = input x : float64[1,3]
+%1 = input g : float64[2,4,3]
+%2 = sum{axis=(1,), keepdims=True} %1 : float64[2,1,3]
+%3 = sum{axis=(0,), keepdims=False} %2 : float64[1,3]
+return %3"""),
+    "simplify.sum_of_broadcast": (
+        """\
+%0 = input a : float64[2,1]
+%1 = input x : float64[2,5]
+%2 = full_like{value=0.0, dtype=float64} %1 : float64[2,5]
+%3 = add %0 %2 : float64[2,5]
+%4 = sum{axis=(1,), keepdims=False} %3 : float64[2]
+return %4""",
+        """\
+%0 = input a : float64[2,1]
+%1 = input x : float64[2,5]
+%2 = sum{axis=(1,), keepdims=False} %0 : float64[2]
+%3 = constant 5. : float64[]
+%4 = multiply %2 %3 : float64[2]
+return %4"""),
+    "stabilize.log1p_from_log": (
+        """\
+%0 = input x : float64[?]
+%1 = constant 1. : float64[]
+%2 = add %1 %0 : float64[?]
+%3 = log %2 : float64[?]
+return %3""",
+        """\
+%0 = input x : float64[?]
+%1 = log1p %0 : float64[?]
+return %1"""),
+    "stabilize.expm1_from_exp": (
+        """\
+%0 = input x : float64[?]
+%1 = exp %0 : float64[?]
+%2 = constant 1. : float64[]
+%3 = subtract %1 %2 : float64[?]
+return %3""",
+        """\
+%0 = input x : float64[?]
+%1 = expm1 %0 : float64[?]
+return %1"""),
+    "stabilize.softplus_from_log1p_exp": (
+        """\
+%0 = input x : float64[?]
+%1 = exp %0 : float64[?]
+%2 = log1p %1 : float64[?]
+return %2""",
+        """\
+%0 = input x : float64[?]
+%1 = softplus %0 : float64[?]
+return %1"""),
+    "stabilize.log_sigmoid": (
+        """\
+%0 = input x : float64[?]
+%1 = sigmoid %0 : float64[?]
+%2 = log %1 : float64[?]
+return %2""",
+        """\
+%0 = input x : float64[?]
+%1 = negative %0 : float64[?]
+%2 = softplus %1 : float64[?]
+%3 = negative %2 : float64[?]
+return %3"""),
+    "stabilize.log_one_minus_sigmoid": (
+        """\
+%0 = input x : float64[?]
+%1 = constant 1. : float64[]
+%2 = sigmoid %0 : float64[?]
+%3 = subtract %1 %2 : float64[?]
+%4 = log %3 : float64[?]
+return %4""",
+        """\
+%0 = input x : float64[?]
+%1 = softplus %0 : float64[?]
+%2 = negative %1 : float64[?]
+return %2"""),
+    "stabilize.log1p_minus_sigmoid": (
+        """\
+%0 = input x : float64[?]
+%1 = sigmoid %0 : float64[?]
+%2 = negative %1 : float64[?]
+%3 = log1p %2 : float64[?]
+return %3""",
+        """\
+%0 = input x : float64[?]
+%1 = softplus %0 : float64[?]
+%2 = negative %1 : float64[?]
+return %2"""),
+    "stabilize.sigmoid_from_exp": (
+        """\
+%0 = input x : float64[?]
+%1 = constant 1. : float64[]
+%2 = constant 1. : float64[]
+%3 = negative %0 : float64[?]
+%4 = exp %3 : float64[?]
+%5 = add %2 %4 : float64[?]
+%6 = true_divide %1 %5 : float64[?]
+return %6""",
+        """\
+%0 = input x : float64[?]
+%1 = sigmoid %0 : float64[?]
+return %1"""),
+    "specialize.small_power": (
+        """\
+%0 = input x : float64[?]
+%1 = constant 2. : float64[]
+%2 = power %0 %1 : float64[?]
+%3 = constant 3. : float64[]
+%4 = power %0 %3 : float64[?]
+%5 = constant 4. : float64[]
+%6 = power %0 %5 : float64[?]
+%7 = constant 0.5 : float64[]
+%8 = power %0 %7 : float64[?]
+%9 = constant -1. : float64[]
+%10 = power %0 %9 : float64[?]
+%11 = constant 0. : float64[]
+%12 = power %0 %11 : float64[?]
+%13 = constant 1. : float64[]
+%14 = power %0 %13 : float64[?]
+return %2, %4, %6, %8, %10, %12, %14""",
+        """\
+%0 = input x : float64[?]
+%1 = multiply %0 %0 : float64[?]
+%2 = multiply %1 %0 : float64[?]
+%3 = multiply %1 %1 : float64[?]
+%4 = sqrt %0 : float64[?]
+%5 = constant 1. : float64[]
+%6 = true_divide %5 %0 : float64[?]
+%7 = full_like{value=1, dtype=float64} %0 : float64[?]
+return %1, %2, %3, %4, %6, %7, %0"""),
+
+}
+
+
+@pytest.mark.parametrize("label", list(BUILDERS))
+def test_rule_before_after(label, rng):
+    inputs, outputs = BUILDERS[label]()
+    graph = Graph(inputs, outputs)
+    before, after = LISTINGS[label]
+    assert str(graph) == before
+    with collect_stats() as stats:
+        optimized = optimize_checked(graph)
+    assert str(optimized) == after
+    assert stats[label] >= 1
+    assert_same_values(graph, optimized, rng)
+
+
+def test_every_rule_has_a_before_after_case():
+    registered = {label for rules in all_rules.by_class.values() for label, _ in rules}
+    assert registered - set(BUILDERS) == set()
+    assert set(BUILDERS) == set(LISTINGS)
