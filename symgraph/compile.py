@@ -178,34 +178,56 @@ class Function:
         self.name = name
         self.source = getattr(runner, "source", None)
         self.rewrites: Counter = getattr(graph, "rewrites", Counter())
+        self.cache_hit = getattr(runner, "cache_hit", None)
         self._lock = threading.Lock() if update_targets else None
+        self._shared = graph.shared
+        # Outputs the backend promises are new arrays aliasing nothing skip the alias checks.
+        fresh = getattr(runner, "fresh", None) or (False,) * len(graph.outputs)
+        self._fresh_outputs = all(fresh[:n_outputs])
+        self._fresh = fresh
+        # Per input: (node, dtype, ndim, known dims) for the fast path of check_input.
+        self._checks = [(node, np.dtype(node.dtype), node.ndim,
+                         tuple((axis, size) for axis, size in enumerate(node.type.shape)
+                               if size is not None)) for node in inputs]
 
     def __call__(self, *args: Any) -> Any:
-        if len(args) != len(self.inputs):
+        # The input checks, in one place: arrays that already fit pass straight through,
+        # anything else goes to check_input (conversion, or an error naming the input).
+        if len(args) != len(self._checks):
             names = ", ".join(i.name or "?" for i in self.inputs)
             raise TypeError(f"{self.name or 'function'} takes {len(self.inputs)} input(s) "
                             f"({names}), got {len(args)}")
-        values = [check_input(node, value) for node, value in zip(self.inputs, args)]
+        values = list(args)
+        for i, (node, dtype, ndim, known) in enumerate(self._checks):
+            value = values[i]
+            if (type(value) is not np.ndarray or value.dtype is not dtype or value.ndim != ndim
+                    or known and any(value.shape[a] != d for a, d in known)):
+                values[i] = check_input(node, value)
         if self._lock is None:
             return self._finish(self.runner(values), values)
         with self._lock:
             results = self.runner(values)
             outputs = self._finish(results, values)
             new_values = results[self.n_outputs:]
-            for target, value in zip(self.update_targets, new_values):
+            fresh = self._fresh[self.n_outputs:]
+            for target, value, new in zip(self.update_targets, new_values, fresh):
                 value = np.asarray(value)
-                if any(value is o for o in results[:self.n_outputs]) or not value.flags.owndata:
+                if not new and (any(value is o for o in results[:self.n_outputs])
+                                or not value.flags.owndata):
                     value = value.copy()
                 target.container[0] = value
             return outputs
 
     def _finish(self, results: list[Any], values: list[np.ndarray]) -> Any:
+        if self._fresh_outputs:
+            return results[0] if self.single else list(results[:self.n_outputs])
         outputs = []
-        for out in results[:self.n_outputs]:
+        for out, new in zip(results[:self.n_outputs], self._fresh):
             out = np.asarray(out)
-            if (not out.flags.writeable or any(np.may_share_memory(out, v) for v in values)
+            if not new and (
+                    not out.flags.writeable or any(np.may_share_memory(out, v) for v in values)
                     or any(np.may_share_memory(out, o) for o in outputs)
-                    or any(np.may_share_memory(out, s.container[0]) for s in self.graph.shared)):
+                    or any(np.may_share_memory(out, s.container[0]) for s in self._shared)):
                 out = out.copy()
             outputs.append(out)
         return outputs[0] if self.single else outputs

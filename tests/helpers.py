@@ -9,7 +9,7 @@ import numpy as np
 
 import symgraph as sg
 
-BACKENDS = ["python"]  # backends join this list as they land
+BACKENDS = ["python", "numba"]  # backends join this list as they land
 
 
 def tolerance(dtype: str) -> dict:

@@ -1,0 +1,101 @@
+"""The `numba` backend (the default on the CPU): the whole optimized graph becomes one
+generated Python module (`codegen.py`), kept in the disk cache (`cache.py`) and compiled
+with `numba.njit`; the per-kind kernels are in `kernels/`.
+
+`lower(graph)` returns a runner `run(values) -> tuple of arrays` carrying `source` (the
+generated module), `cache_hit` (whether the machine code came from a cache instead of
+LLVM), `path` (the module's file, None when compiled in memory) and `fresh` (which
+outputs are new arrays that alias nothing, so `Function` can skip its alias checks).
+"""
+
+from __future__ import annotations
+
+import threading
+import types as pytypes
+from typing import Any
+
+import numba
+import numpy as np
+from numba.core import errors as numba_errors
+
+from backends.numba_cpu import cache
+from backends.numba_cpu.codegen import KINDS, PARALLEL_THRESHOLD, Generated, generate
+from symgraph.errors import LoweringError
+from symgraph.graph import Graph
+
+_FLAGS = dict(error_model="numpy", nogil=True)  # NumPy's division by zero; no fastmath
+_compiled: dict[str, tuple[Any, Any, Any]] = {}  # cache key -> dispatchers, for this process
+_lock = threading.Lock()
+
+
+def _signature(graph: Graph, generated: Generated) -> tuple:
+    """The entry's argument types for C-contiguous inputs (compiled eagerly)."""
+    args = [numba.types.Array(numba.from_dtype(np.dtype(n.dtype)), n.ndim, "C")
+            for n in graph.inputs]
+    args += [numba.typeof(s.container[0]) for s in generated.shared]
+    args += [numba.typeof(c.value) for c in generated.constants]
+    return tuple(args)
+
+
+def _renamed(function: pytypes.FunctionType, name: str) -> pytypes.FunctionType:
+    """A copy of `function` under another name, so numba caches it separately."""
+    copy = pytypes.FunctionType(function.__code__, function.__globals__, name,
+                                function.__defaults__, function.__closure__)
+    copy.__qualname__ = name
+    return copy
+
+
+def _dispatchers(module: pytypes.ModuleType, on_disk: bool) -> tuple[Any, Any]:
+    flags = dict(_FLAGS, cache=on_disk)
+    entry = numba.njit(**flags)(module.entry)
+    parallel = numba.njit(parallel=True, **flags)(_renamed(module.entry, "entry_parallel"))
+    return entry, parallel
+
+
+def _compile(graph: Graph, generated: Generated) -> tuple[Any, Any, Any, bool, str | None]:
+    module, path = cache.load(graph, generated.source)
+    key = module.__name__
+    with _lock:
+        if key in _compiled:
+            return (*_compiled[key], True, path)
+    signature = _signature(graph, generated)
+    for attempt in range(2):
+        entry, parallel = _dispatchers(module, path is not None)
+        try:
+            entry.compile(signature)
+            break
+        except numba_errors.TypingError as error:
+            first = str(error).strip().splitlines()[0]
+            raise LoweringError(
+                f"numba could not compile the generated module {path or key} ({first}); "
+                "this is a bug in symgraph's numba backend: please report it with f.source"
+            ) from None
+        except Exception:  # a damaged numba cache index: drop it and compile again
+            if path is None or attempt:
+                raise
+            cache.forget(path)
+    hit = sum(entry.stats.cache_hits.values()) > 0
+    with _lock:
+        _compiled[key] = (module, entry, parallel)
+    return module, entry, parallel, hit, path
+
+
+class NumbaBackend:
+    """Compiles a graph into one numba function; see the module docstring."""
+
+    name = "numba"
+    kinds = frozenset(KINDS)
+
+    def lower(self, graph: Graph) -> Any:
+        generated = generate(graph)
+        module, entry, parallel, hit, path = _compile(graph, generated)
+        run = module.make_runner(entry, parallel, generated.shared,
+                                 [c.value for c in generated.constants], PARALLEL_THRESHOLD)
+        run.source = generated.source
+        run.cache_hit = hit
+        run.path = path
+        run.fresh = generated.fresh
+        return run
+
+
+BACKEND = NumbaBackend()

@@ -1,0 +1,161 @@
+"""The disk cache: generated modules as real files, so numba's `cache=True` can keep their
+machine code and a second process compiling the same graph skips LLVM.
+
+An entry is `{cache_dir}/numba/sg_{key}.py`, where the key hashes the optimized graph
+(`graph_hash`: ops, types, static shapes, constants), the generated source, and the
+versions of numba, symgraph and this backend's own files (so an edited kernel never
+loads stale machine code). The file starts with a checksum of its text: a truncated or
+corrupt entry fails the check and is rewritten. Files are written to a temporary name
+and then linked or renamed into place, so two processes compiling at once never see a
+half-written module. When the cache directory is not writable the module is compiled in
+memory (`exec`, no numba cache) after one warning.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import importlib.util
+import linecache
+import os
+import sys
+import threading
+import types
+import warnings
+
+import numba
+
+import symgraph
+from symgraph.config import config
+from symgraph.graph import Graph, graph_hash
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_warned = False
+
+
+def _backend_salt() -> str:
+    """Versions, and the text of every file that shapes the generated code."""
+    digest = hashlib.sha256(f"{numba.__version__} {symgraph.__version__} {sys.version}".encode())
+    files = sorted(glob.glob(os.path.join(_HERE, "**", "*.py"), recursive=True))
+    files.append(os.path.join(os.path.dirname(_HERE), "scalar_code.py"))
+    for path in files:
+        with open(path, "rb") as handle:
+            digest.update(handle.read())
+    return digest.hexdigest()
+
+
+SALT = _backend_salt()
+
+
+def checksum(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def entry_text(source: str) -> str:
+    """The file's text: a checksum line, then the source."""
+    return f"# symgraph-checksum: {checksum(source)}\n{source}"
+
+
+def is_valid(text: str) -> bool:
+    """Whether a cache file's text is intact (its first line is the checksum of the rest)."""
+    first, _, rest = text.partition("\n")
+    return first == f"# symgraph-checksum: {checksum(rest)}"
+
+
+def cache_key(graph: Graph, source: str) -> str:
+    digest = hashlib.sha256(f"{graph_hash(graph)} {SALT} {checksum(source)}".encode())
+    return digest.hexdigest()[:40]
+
+
+def _write_atomically(path: str, text: str, replace: bool) -> None:
+    temp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    with open(temp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    try:
+        if replace:
+            os.replace(temp, path)
+            return
+        try:
+            os.link(temp, path)  # fails if another process got there first: keep theirs
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def ensure_file(path: str, text: str) -> bool:
+    """Make `path` hold `text`; returns whether a valid entry was already there."""
+    for _ in range(3):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                existing = handle.read()
+        except FileNotFoundError:
+            existing = None
+        except (UnicodeDecodeError, ValueError):
+            existing = ""
+        if existing == text:
+            return True
+        if existing is not None and is_valid(existing):
+            # Intact but different: a key collision cannot happen with sha256, so this is
+            # a foreign file; replace it rather than trust it.
+            existing = ""
+        _write_atomically(path, text, replace=existing is not None)
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == text:
+                return False
+    raise OSError(f"could not write the cache entry {path}")
+
+
+def _import_file(name: str, path: str) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _exec_in_memory(name: str, source: str) -> types.ModuleType:
+    filename = f"<symgraph generated {name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    exec(compile(source, filename, "exec"), module.__dict__)
+    return module
+
+
+def load(graph: Graph, source: str) -> tuple[types.ModuleType, str | None]:
+    """The generated module, imported from the disk cache (returns its path), or compiled
+    in memory when the cache directory cannot be written (path None)."""
+    global _warned
+    key = cache_key(graph, source)
+    name = f"sg_{key}"
+    if name in sys.modules and getattr(sys.modules[name], "__file__", None):
+        module = sys.modules[name]
+        return module, module.__file__
+    directory = os.path.join(config.cache_dir, "numba")
+    path = os.path.join(directory, f"{name}.py")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        ensure_file(path, entry_text(source))
+    except OSError as error:
+        if not _warned:
+            _warned = True
+            warnings.warn(f"symgraph: the cache directory {config.cache_dir!r} is not "
+                          f"writable ({error}); compiling in memory without a disk cache. "
+                          "Set SYMGRAPH_CACHE_DIR to a writable directory.", stacklevel=4)
+        return _exec_in_memory(name, source), None
+    return _import_file(name, path), path
+
+
+def forget(path: str) -> None:
+    """Delete numba's cached machine code for the module at `path` (used after a failed
+    load, e.g. a corrupt index)."""
+    base = os.path.splitext(os.path.basename(path))[0]
+    for stale in glob.glob(os.path.join(os.path.dirname(path), "__pycache__", f"{base}.*")):
+        try:
+            os.unlink(stale)
+        except OSError:
+            pass
