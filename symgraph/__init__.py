@@ -50,7 +50,8 @@ from symgraph.ops.index import IndexOutOfBoundsError
 from symgraph.api.control import foldl, ifelse, map, reduce, scan
 
 # -- gradients ---------------------------------------------------------------------------------
-from symgraph.grad import grad
+from symgraph.grad import grad, hessian, jacobian, jvp, vjp
+from symgraph import testing
 
 # -- compilation and printing ------------------------------------------------------------------
 from symgraph.compile import Function, function
