@@ -125,13 +125,17 @@ def where_constant_condition(node):  # where(True, x, y) -> x
 
 
 @rule(logic.FullLike)
-def full_like_shape_source(node):  # full_like(f(x)) -> full_like(x) when f keeps x's shape
+def full_like_shape_source(node):  # full_like(f(g(x))) -> full_like(x) when f, g keep x's shape
+    # Walk the whole chain in one rewrite: one rewrite per link would nest as deep as the
+    # chain (a gradient's seed sits on top of the whole forward graph).
     y = node.inputs[0]
-    if not isinstance(y.op, Elemwise):
-        return None
-    for x in y.inputs:
-        if at_least_as_known(x, y) and same_shape(x, y):
-            return make(node.op, x)
+    while isinstance(y.op, Elemwise):
+        source = next((x for x in y.inputs if at_least_as_known(x, y) and same_shape(x, y)), None)
+        if source is None:
+            break
+        y = source
+    if y is not node.inputs[0]:
+        return make(node.op, y)
 
 
 @rule(logic.Cast)

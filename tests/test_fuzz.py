@@ -1,0 +1,80 @@
+"""Differential fuzzing (issue #10): random well-typed programs (tests/graphgen.py) agree
+across evaluators (tests/graphcheck.py), and random differentiable programs' gradients
+agree with finite differences.
+
+CI runs a fixed, derandomized budget (about FUZZ_BUDGET programs, under a minute on two
+cores); `python -m benchmarks.soak` runs the same properties for as long as you like.
+Every bug these found is pinned by a plain named test at the end of this file.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import graphcheck
+import graphgen
+import symgraph as sg
+
+
+def ci(examples: int):
+    """Deterministic settings for CI: the same programs on every run, no example database."""
+    return settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+                    suppress_health_check=list(HealthCheck), print_blob=True)
+
+
+FUZZ_BUDGET = {"python": 150, "numba": 30, "grad": 25}
+
+
+@ci(FUZZ_BUDGET["python"])
+@given(graphgen.programs())
+def test_random_programs_agree_python_optimized_and_eager(program):
+    result = graphcheck.run_all(program, ("python_opt", "eager"))
+    assert result["ran"] == ["python_opt", "eager"]
+
+
+@ci(FUZZ_BUDGET["numba"])
+@given(graphgen.programs(families=graphgen.NUMBA_FAMILIES, max_steps=5))
+def test_random_programs_agree_numba(program):
+    graphcheck.run_all(program, ("numba_opt",))
+
+
+@ci(FUZZ_BUDGET["grad"])
+@given(graphgen.programs(families=graphgen.SMOOTH, dtypes=("float64",), specials=False,
+                         max_leaves=2, max_steps=5))
+def test_random_gradients_match_finite_differences(program):
+    graphcheck.check_gradients(program)
+
+
+# -- the oracle itself can fail ----------------------------------------------------------------
+
+@pytest.mark.parametrize("want, got", [
+    (np.array([1.0, np.nan], "float32"), np.array([1.0, 2.0], "float32")),     # NaN lost
+    (np.array([np.inf], "float64"), np.array([-np.inf], "float64")),             # sign of inf
+    (np.array([1.0, 2.0], "float64"), np.array([1.0, 2.0 + 1e-6], "float64")),  # value
+    (np.array([1, 2], "int64"), np.array([1, 2], "int32")),                      # dtype
+    (np.zeros((0, 2)), np.zeros((2, 0))),                                        # shape
+    (np.array([True]), np.array([False])),                                       # exact
+])
+def test_agree_rejects_disagreements(want, got):
+    with pytest.raises(AssertionError):
+        graphcheck.agree(want, got, "case")
+
+
+def test_agree_accepts_float32_rounding_and_equal_nans():
+    want = np.array([1.0, np.nan, -np.inf, 1e4], "float32")
+    graphcheck.agree(want, want * np.float32(1 + 1e-6), "case")
+
+
+def test_program_prints_a_runnable_reproducer():
+    program = graphgen.Program([graphgen.Leaf("float64", (2, 3), (None, 3))],
+                               [graphgen.Step("exp", (0,)),
+                                graphgen.Step("sum", (1,), (("axis", -1), ("keepdims", True)))],
+                               outputs=[2], seed=7)
+    text = str(program)
+    assert "x0 = sg.tensor('x0', dtype='float64', shape=(None, 3))" in text
+    assert "v1 = sum(v0, axis=-1, keepdims=True)" in text
+    inputs = program.symbolic_inputs()
+    (out,) = program.build(inputs)
+    (value,) = program.data()
+    np.testing.assert_allclose(sg.function(inputs, out)(value),
+                               np.exp(value).sum(-1, keepdims=True))
