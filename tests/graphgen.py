@@ -64,6 +64,7 @@ SPECIAL: dict[str, Callable] = {
     "with_constant": lambda x, fn, value, dtype, left: _with_constant(x, fn, value, dtype, left),
     "concatenate": lambda *xs, axis: sg.concatenate(list(xs), axis=axis),
     "stack": lambda *xs, axis: sg.stack(list(xs), axis=axis),
+    "ifelse": lambda c, a, b, fn: sg.ifelse(_fn(fn)(c), a, b),
     "set_subtensor": lambda x, v, index: sg.set_subtensor(sg.getitem(x, index), v),
     "inc_subtensor": lambda x, v, index: sg.inc_subtensor(sg.getitem(x, index), v),
 }
@@ -187,7 +188,7 @@ def _axis(draw: Any, ndim: int) -> Any:
 def _elemwise(draw: Any, types: list) -> Step | None:
     i = _pick(draw, types, lambda t: True)
     t = types[i]
-    kind = draw(st.integers(0, 9))
+    kind = draw(st.integers(0, 10))
     if kind <= 2 and t.dtype in FLOATS:
         return Step(draw(st.sampled_from(UNARY_FLOAT)), (i,))
     if kind == 3 and t.dtype != "bool":
@@ -209,12 +210,6 @@ def _elemwise(draw: Any, types: list) -> Step | None:
         c = _pick(draw, types, lambda w: w.dtype == "bool" and _broadcasts(t, w))
         if c is not None:
             return Step("where", (c, i, j))
-    if t.dtype != "bool":
-        fn = draw(st.sampled_from(("add", "multiply", "subtract", "maximum", "minimum",
-                                   "true_divide", "power")))
-        c = draw(st.sampled_from((2, -1, 0.5, 3.0, 0, 1, 1.0, 0.0, -0.0, 2.0)))
-        side = draw(st.sampled_from(("scalar_left", "scalar_right")))
-        return Step(side, (i,), (("fn", fn), ("c", c)))
     if kind == 9 and t.dtype != "bool" and _known(t):
         shape = _broadcastable(draw, t.shape)
         fn = draw(st.sampled_from(BINARY_NUM + ("true_divide", "power")))
@@ -222,6 +217,12 @@ def _elemwise(draw: Any, types: list) -> Step | None:
         dtype = draw(st.sampled_from(("float32", "float64", "int64")))
         return Step("with_constant", (i,), (("fn", fn), ("value", value.tolist()),
                                             ("dtype", dtype), ("left", draw(st.booleans()))))
+    if kind != 10 and t.dtype != "bool":
+        fn = draw(st.sampled_from(("add", "multiply", "subtract", "maximum", "minimum",
+                                   "true_divide", "power")))
+        c = draw(st.sampled_from((2, -1, 0.5, 3.0, 0, 1, 1.0, 0.0, -0.0, 2.0)))
+        side = draw(st.sampled_from(("scalar_left", "scalar_right")))
+        return Step(side, (i,), (("fn", fn), ("c", c)))
     return Step("cast", (i,), (("dtype", draw(st.sampled_from(DTYPES))),))
 
 
@@ -340,7 +341,17 @@ def _nn(draw: Any, types: list) -> Step | None:
     return Step(name, (i,), (("axis", draw(st.integers(-t.ndim, t.ndim - 1))),))
 
 
-FAMILIES: dict[str, Callable] = {"elemwise": _elemwise, "reduce": _reduce,
+def _control(draw: Any, types: list) -> Step | None:
+    """ifelse on a data-dependent scalar condition, both branches of the same type."""
+    c = _pick(draw, types, lambda t: t.dtype == "bool")
+    i = _pick(draw, types, _known)
+    j = _pick(draw, types, lambda u: u.dtype == types[i].dtype and u.shape == types[i].shape)
+    if c is None:
+        return None
+    return Step("ifelse", (c, i, j), (("fn", draw(st.sampled_from(("any", "all")))),))
+
+
+FAMILIES: dict[str, Callable] = {"elemwise": _elemwise, "control": _control, "reduce": _reduce,
                                  "shape": _shape_step, "index": _index, "linalg": _linalg,
                                  "nn": _nn}
 # What the numba backend lowers today (elemwise, reduce, shape and view kinds).
@@ -377,7 +388,7 @@ SMOOTH = ("smooth",)
 
 
 @st.composite
-def programs(draw: Any, families: tuple[str, ...] = tuple(FAMILIES)[:6],
+def programs(draw: Any, families: tuple[str, ...] = tuple(FAMILIES)[:7],
              dtypes: tuple[str, ...] = DTYPES, max_leaves: int = 3, max_steps: int = 10,
              specials: bool = True, min_steps: int = 2) -> Program:
     """A random well-typed Program over `families`, leaves of `dtypes`."""
