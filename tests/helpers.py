@@ -35,6 +35,27 @@ def check_against_numpy(fn: Callable, np_fn: Callable, values: Sequence[np.ndarr
                                    **(tol or tolerance(expected.dtype)), err_msg=backend)
 
 
+# -- many expressions, one compile per backend (reductions, linalg, nn, random) --------------
+
+def check_all_against_numpy(pairs: Sequence[tuple[Callable, Callable]],
+                            values: Sequence[np.ndarray], backends: Sequence[str] = BACKENDS,
+                            **tol) -> None:
+    """Each (symgraph fn, NumPy fn) of the same inputs equals NumPy in values, dtype and
+    shape; all of them are compiled as ONE function per backend, so a compiling backend
+    pays one compile for the whole list."""
+    inputs = symbolic_inputs(values)
+    outputs = [fn(*inputs) for fn, _ in pairs]
+    expected = [np.asarray(np_fn(*values)) for _, np_fn in pairs]
+    for backend in backends:
+        got = sg.function(inputs, outputs, backend=backend)(*values)
+        for k, (g, e) in enumerate(zip(got, expected)):
+            label = f"{backend}, expression {k}"
+            assert g.dtype == e.dtype and g.shape == e.shape, (label, g.dtype, g.shape, e.dtype,
+                                                               e.shape)
+            np.testing.assert_allclose(g, e, equal_nan=True,
+                                       **(tol or tolerance(e.dtype)), err_msg=label)
+
+
 # -- eager mode agrees with the symbolic graph (reductions, linalg, nn) ------------------------
 
 def check_eager_matches_symbolic(fn: Callable, values: Sequence[np.ndarray],
@@ -55,6 +76,24 @@ def check_eager_matches_symbolic(fn: Callable, values: Sequence[np.ndarray],
     for tensor, want in zip(tensors, expected[1:]):
         np.testing.assert_allclose(tensor.grad.numpy(), want, rtol=rtol, atol=atol)
 
+
+def check_jacobian(fn: Callable, value: np.ndarray, rtol: float = 1e-6,
+                   atol: float = 1e-8) -> None:
+    """sg.jacobian of fn at a float64 input whose shape is unknown statically (so the
+    batched rules, `vjp_batches`, must serve) equals central finite differences."""
+    value = np.asarray(value, dtype="float64")
+    (x,) = symbolic_inputs([value])
+    y = fn(x)
+    f_y = sg.function([x], y, backend="python")
+    got = sg.function([x], sg.jacobian(y, x), backend="python")(value)
+    out_shape = f_y(value).shape
+    expected = np.zeros(out_shape + value.shape)
+    for idx in np.ndindex(value.shape):
+        plus, minus = value.copy(), value.copy()
+        plus[idx] += 1e-6
+        minus[idx] -= 1e-6
+        expected[(...,) + idx] = (f_y(plus) - f_y(minus)) / 2e-6
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
 
 def numeric_grad(f: Callable[..., float], values: Sequence[np.ndarray], eps: float = 1e-6):
     """Central differences of scalar f at float64 `values`, one array per input."""

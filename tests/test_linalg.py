@@ -5,18 +5,26 @@ are listed in the `*_NEEDS_SHAPE_OPS` tables; they join the tests once those fun
 exist in `sg`, so this file is green on its own and complete after the merge.
 """
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 import symgraph as sg
-from helpers import check_against_numpy, check_eager_matches_symbolic, check_grad
+from helpers import (BACKENDS, check_against_numpy, check_all_against_numpy,
+                     check_eager_matches_symbolic, check_grad, check_jacobian)
 from symgraph.apply import apply
 from symgraph.ops.linalg import MatMul
 
-HAS_EAGER = importlib.util.find_spec("symgraph.eager") is not None  # eager branch
+HAS_EAGER = hasattr(sg, "eager")  # from the eager branch, merged separately
+HAS_JACOBIAN = hasattr(sg, "jacobian")  # from the grad branch, merged separately
 HAS_SHAPE_OPS = hasattr(sg, "reshape") and hasattr(sg, "transpose")
+REFERENCE = ["python"]
+
+
+def check_reference(fn, np_fn, values, **tol):
+    """The detailed tables run on the reference backend; every backend runs the compact
+    `test_*_on_every_backend` cases (one compile per case), which keeps compiling backends
+    within the suite's time budget."""
+    check_against_numpy(fn, np_fn, values, backends=REFERENCE, **tol)
 
 MATMUL_SHAPES = [
     ((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4, 5)),
@@ -40,17 +48,17 @@ def sample(shape, dtype, rng):
 def test_matmul_table(shape_a, shape_b, rng):
     for da, db in DTYPE_PAIRS:
         a, b = sample(shape_a, da, rng), sample(shape_b, db, rng)
-        check_against_numpy(sg.matmul, np.matmul, [a, b], rtol=1e-5, atol=1e-5)
+        check_reference(sg.matmul, np.matmul, [a, b], rtol=1e-5, atol=1e-5)
     a, b = sample(shape_a, "float64", rng), sample(shape_b, "float64", rng)
-    check_against_numpy(lambda x, y: x @ y, np.matmul, [a, b])
+    check_reference(lambda x, y: x @ y, np.matmul, [a, b])
 
 
 def test_matmul_non_contiguous_and_negative_strides(rng):
     a = rng.standard_normal((6, 8))[::-2, 1::2]          # (3, 4), negative stride
     b = np.asfortranarray(rng.standard_normal((4, 5)))    # column-major
     c = rng.standard_normal((5, 4)).T                     # a transposed view
-    check_against_numpy(sg.matmul, np.matmul, [a, b])
-    check_against_numpy(sg.matmul, np.matmul, [a, c])
+    check_reference(sg.matmul, np.matmul, [a, b])
+    check_reference(sg.matmul, np.matmul, [a, c])
 
 
 @pytest.mark.parametrize("ta,tb", [(False, True), (True, False), (True, True)])
@@ -58,7 +66,7 @@ def test_matmul_transpose_flags(ta, tb, rng):
     a = rng.standard_normal((2, 4, 3) if ta else (2, 3, 4))
     b = rng.standard_normal((5, 4) if tb else (4, 5))
     ref = np.matmul(np.swapaxes(a, -1, -2) if ta else a, b.T if tb else b)
-    check_against_numpy(lambda x, y: apply(MatMul(ta, tb), x, y), lambda x, y: ref, [a, b])
+    check_reference(lambda x, y: apply(MatMul(ta, tb), x, y), lambda x, y: ref, [a, b])
     check_grad(lambda x, y: apply(MatMul(ta, tb), x, y), [a, b])
 
 
@@ -94,6 +102,54 @@ def test_matmul_grad_with_runtime_broadcast_batch(rng):
     np.testing.assert_allclose(gb, np.swapaxes(va, -1, -2) @ (2 * out))
 
 
+# -- every backend: the products of a few operands, one compiled function per dtype -----------
+
+PRODUCTS = [  # (symgraph, NumPy) of the operands a (3,4), b (4,5), v (4,), c (2,3,4), d (2,4,5)
+    (lambda a, b, v, c, d: a @ b, lambda a, b, v, c, d: a @ b),
+    (lambda a, b, v, c, d: sg.matmul(v, b), lambda a, b, v, c, d: v @ b),
+    (lambda a, b, v, c, d: sg.matmul(a, v), lambda a, b, v, c, d: a @ v),
+    (lambda a, b, v, c, d: sg.matmul(v, v), lambda a, b, v, c, d: v @ v),
+    (lambda a, b, v, c, d: sg.matmul(c, b), lambda a, b, v, c, d: c @ b),
+    (lambda a, b, v, c, d: sg.matmul(c, d), lambda a, b, v, c, d: c @ d),
+    (lambda a, b, v, c, d: sg.matmul(c, v), lambda a, b, v, c, d: c @ v),
+    (lambda a, b, v, c, d: sg.matmul(a, d), lambda a, b, v, c, d: a @ d),  # batch broadcast
+    (lambda a, b, v, c, d: sg.dot(a, v), lambda a, b, v, c, d: np.dot(a, v)),
+    (lambda a, b, v, c, d: sg.outer(v, v), lambda a, b, v, c, d: np.outer(v, v)),
+    (lambda a, b, v, c, d: sg.tensordot(a, b, 1), lambda a, b, v, c, d: np.tensordot(a, b, 1)),
+    (lambda a, b, v, c, d: sg.einsum("bij,bjk->bik", c, d),
+     lambda a, b, v, c, d: np.einsum("bij,bjk->bik", c, d)),
+    (lambda a, b, v, c, d: sg.einsum("ij,ij->i", a, a),
+     lambda a, b, v, c, d: np.einsum("ij,ij->i", a, a)),
+    (lambda a, b, v, c, d: sg.einsum("bij,bij->b", c, c),
+     lambda a, b, v, c, d: np.einsum("bij,bij->b", c, c)),
+    (lambda a, b, v, c, d: sg.einsum("ij->j", a), lambda a, b, v, c, d: np.einsum("ij->j", a)),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_products_on_every_backend(backend, rng):
+    shapes = [(3, 4), (4, 5), (4,), (2, 3, 4), (2, 4, 5)]
+    for dtype in ("float32", "float64", "int32"):
+        values = [sample(s, dtype, rng) for s in shapes]
+        values[0] = np.asfortranarray(values[0])[::-1]  # column-major and a negative stride
+        tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == "float32" else {}
+        check_all_against_numpy(PRODUCTS, values, backends=[backend], **tol)
+    mixed = [sample((3, 4), "int64", rng), sample((4, 5), "float32", rng)]
+    check_all_against_numpy([(sg.matmul, np.matmul)], mixed, backends=[backend])
+    empty = [np.zeros((0, 4)), np.ones((4, 5)), np.ones((3, 0)), np.ones((0, 5))]
+    check_all_against_numpy([(lambda a, b, c, d: a @ b, lambda a, b, c, d: a @ b),
+                             (lambda a, b, c, d: c @ d, lambda a, b, c, d: c @ d)],
+                            empty, backends=[backend])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_product_grads_on_every_backend(backend, rng):
+    check_grad(lambda a, b, c: sg.matmul(a, b) + sg.sum(sg.matmul(c, b), 0)
+               + sg.einsum("ij,jk->ik", a, b),
+               [rng.standard_normal((3, 4)), rng.standard_normal((4, 5)),
+                rng.standard_normal((2, 3, 4))], backend=backend)
+
+
 DOT_SHAPES = [((), (3, 4)), ((3,), ()), ((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 2)),
               ((3, 4), (4, 2)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (4,))]
 DOT_NEEDS_SHAPE_OPS = [((2, 3, 4), (5, 4, 2)), ((3, 4), (2, 4, 5))]
@@ -103,8 +159,8 @@ DOT_NEEDS_SHAPE_OPS = [((2, 3, 4), (5, 4, 2)), ((3, 4), (2, 4, 5))]
                                                           else []))
 def test_dot(shape_a, shape_b, rng):
     a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
-    check_against_numpy(sg.dot, np.dot, [a, b])
-    check_against_numpy(lambda x, y: x.dot(y), np.dot, [a.astype("float32"), b.astype("int32")],
+    check_reference(sg.dot, np.dot, [a, b])
+    check_reference(lambda x, y: x.dot(y), np.dot, [a.astype("float32"), b.astype("int32")],
                         rtol=1e-5, atol=1e-5)
     check_grad(sg.dot, [a, b])
 
@@ -117,8 +173,8 @@ OUTER_NEEDS_SHAPE_OPS = [((2, 3), (4,)), ((2, 2), (3, 1))]
                                                             if HAS_SHAPE_OPS else []))
 def test_outer(shape_a, shape_b, rng):
     a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
-    check_against_numpy(sg.outer, np.outer, [a, b])
-    check_against_numpy(sg.outer, np.outer, [a.astype("int32"), b.astype("float32")])
+    check_reference(sg.outer, np.outer, [a, b])
+    check_reference(sg.outer, np.outer, [a.astype("int32"), b.astype("float32")])
     if a.size and b.size:
         check_grad(sg.outer, [a, b])
 
@@ -137,7 +193,7 @@ TENSORDOT_NEEDS_SHAPE_OPS = [
                                                               if HAS_SHAPE_OPS else []))
 def test_tensordot(shape_a, shape_b, axes, rng):
     a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
-    check_against_numpy(lambda x, y: sg.tensordot(x, y, axes),
+    check_reference(lambda x, y: sg.tensordot(x, y, axes),
                         lambda x, y: np.tensordot(x, y, axes), [a, b])
     check_grad(lambda x, y: sg.tensordot(x, y, axes), [a, b])
 
@@ -171,8 +227,11 @@ EINSUM_NEEDS_SHAPE_OPS = [
                                                   else []))
 def test_einsum(expr, shapes, rng):
     values = [rng.standard_normal(s) for s in shapes]
-    check_against_numpy(lambda *xs: sg.einsum(expr, *xs),
-                        lambda *xs: np.einsum(expr, *xs), values)
+    check_reference(lambda *xs: sg.einsum(expr, *xs), lambda *xs: np.einsum(expr, *xs), values)
+    for dtype in ("int8", "bool", "float32"):  # einsum keeps the operands' dtype, like NumPy
+        typed = [sample(s, dtype, rng) for s in shapes]
+        check_reference(lambda *xs: sg.einsum(expr, *xs), lambda *xs: np.einsum(expr, *xs),
+                        typed, rtol=1e-5, atol=1e-5)
     check_grad(lambda *xs: sg.einsum(expr, *xs), values)
 
 
@@ -208,3 +267,15 @@ if HAS_EAGER:
     @pytest.mark.parametrize("fn,shapes", EAGER_CASES)
     def test_eager_matches_symbolic(fn, shapes, rng):
         check_eager_matches_symbolic(fn, [rng.standard_normal(s) for s in shapes])
+
+
+if HAS_JACOBIAN:
+    @pytest.mark.parametrize("fn", [
+        lambda x: sg.matmul(x, np.arange(8.0).reshape(4, 2)),
+        lambda x: sg.matmul(np.arange(3.0), x), lambda x: sg.matmul(x, np.ones(4)),
+        lambda x: sg.matmul(sg.expand_dims(x, 0), np.ones((2, 4, 3))),
+        lambda x: sg.einsum("ij,jk->ik", x, np.ones((4, 2))),
+        lambda x: sg.einsum("ij,ij->i", x, x),
+    ])
+    def test_batched_jacobian(fn, rng):
+        check_jacobian(fn, rng.standard_normal((3, 4)))

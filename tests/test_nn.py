@@ -1,16 +1,24 @@
 """sg.nn against NumPy/SciPy: softmax family (stable at ±1000), one_hot, relu, losses and
 dropout, with gradients against finite differences."""
 
-import importlib.util
-
 import numpy as np
 import pytest
 import scipy.special
 
 import symgraph as sg
-from helpers import check_against_numpy, check_eager_matches_symbolic, check_grad
+from helpers import (BACKENDS, check_against_numpy, check_all_against_numpy,
+                     check_eager_matches_symbolic, check_grad, check_jacobian)
 
-HAS_EAGER = importlib.util.find_spec("symgraph.eager") is not None  # eager branch
+HAS_EAGER = hasattr(sg, "eager")  # from the eager branch, merged separately
+HAS_JACOBIAN = hasattr(sg, "jacobian")  # from the grad branch, merged separately
+REFERENCE = ["python"]
+
+
+def check_reference(fn, np_fn, values, **tol):
+    """The detailed tables run on the reference backend; every backend runs the compact
+    `test_*_on_every_backend` cases (one compile per case), which keeps compiling backends
+    within the suite's time budget."""
+    check_against_numpy(fn, np_fn, values, backends=REFERENCE, **tol)
 
 SOFTMAX = [(sg.nn.softmax, scipy.special.softmax), (sg.nn.log_softmax, scipy.special.log_softmax)]
 SOFTMAX_CASES = [((5,), -1), ((3, 4), -1), ((3, 4), 0), ((2, 3, 4), 1), ((2, 3, 4), -3),
@@ -25,17 +33,17 @@ def test_softmax_table(fn, ref, shape, axis, rng):
         value = x.astype(dtype)
         expected = lambda a: ref(a, axis=axis).astype("float32" if dtype == "float32"
                                                       else "float64")
-        check_against_numpy(lambda a: fn(a, axis=axis), expected, [value],
+        check_reference(lambda a: fn(a, axis=axis), expected, [value],
                             **({"rtol": 1e-5, "atol": 1e-6} if dtype == "float32" else {}))
 
 
 @pytest.mark.parametrize("fn,ref", SOFTMAX, ids=["softmax", "log_softmax"])
 def test_softmax_non_contiguous_and_nan_inf(fn, ref, rng):
     x = rng.standard_normal((6, 8))[::-2, ::3]
-    check_against_numpy(lambda a: fn(a, 0), lambda a: ref(a, axis=0), [x])
+    check_reference(lambda a: fn(a, 0), lambda a: ref(a, axis=0), [x])
     special = np.array([[np.nan, 1.0, 2.0], [-np.inf, 0.0, 1.0], [-np.inf, -np.inf, 3.0]])
     with np.errstate(all="ignore"):
-        check_against_numpy(lambda a: fn(a), lambda a: ref(a, axis=-1), [special])
+        check_reference(lambda a: fn(a), lambda a: ref(a, axis=-1), [special])
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -44,11 +52,11 @@ def test_softmax_family_is_stable_at_1000(dtype):
     exact = scipy.special.softmax(x.astype("float64"), axis=-1)
     assert np.isfinite(exact).all()
     tol = {"rtol": 1e-6, "atol": 1e-7} if dtype == "float32" else {}
-    check_against_numpy(sg.nn.softmax, lambda a: exact.astype(dtype), [x], **tol)
+    check_reference(sg.nn.softmax, lambda a: exact.astype(dtype), [x], **tol)
     log_exact = scipy.special.log_softmax(x.astype("float64"), axis=-1)
-    check_against_numpy(sg.nn.log_softmax, lambda a: log_exact.astype(dtype), [x], **tol)
+    check_reference(sg.nn.log_softmax, lambda a: log_exact.astype(dtype), [x], **tol)
     lse = scipy.special.logsumexp(x.astype("float64"), axis=-1)
-    check_against_numpy(lambda a: sg.nn.logsumexp(a, -1), lambda a: lse.astype(dtype), [x], **tol)
+    check_reference(lambda a: sg.nn.logsumexp(a, -1), lambda a: lse.astype(dtype), [x], **tol)
     v = sg.matrix("v", dtype=dtype)
     weights = np.array([1.0, 2.0, 3.0], dtype)
     grads = sg.function([v], [sg.grad(sg.sum(sg.nn.log_softmax(v) * weights), v),
@@ -68,7 +76,46 @@ def test_softmax_grad(fn, shape, axis, rng):
 @pytest.mark.parametrize("fn", [sg.nn.softmax, sg.nn.log_softmax], ids=["softmax", "log_softmax"])
 def test_softmax_over_an_empty_axis_is_empty(fn):
     # SciPy cannot do this one (no maximum of an empty axis); the result is simply empty.
-    check_against_numpy(fn, lambda a: np.zeros((3, 0)), [np.zeros((3, 0))])
+    check_reference(fn, lambda a: np.zeros((3, 0)), [np.zeros((3, 0))])
+
+
+NN = [  # (symgraph, NumPy) of logits x (4, 5), probabilities p (4, 5), labels y (4,)
+    (lambda x, p, y: sg.nn.softmax(x), lambda x, p, y: scipy.special.softmax(x, -1)),
+    (lambda x, p, y: sg.nn.softmax(x, 0), lambda x, p, y: scipy.special.softmax(x, 0)),
+    (lambda x, p, y: sg.nn.log_softmax(x), lambda x, p, y: scipy.special.log_softmax(x, -1)),
+    (lambda x, p, y: sg.nn.logsumexp(x, -1), lambda x, p, y: scipy.special.logsumexp(x, -1)),
+    (lambda x, p, y: sg.nn.cross_entropy(x, y, reduction="none"),
+     lambda x, p, y: np_cross_entropy(x, y)),
+    (lambda x, p, y: sg.nn.cross_entropy(x, y), lambda x, p, y: np_cross_entropy(x, y).mean()),
+    (lambda x, p, y: sg.nn.binary_cross_entropy(p, p * 0 + 0.25, reduction="none"),
+     lambda x, p, y: np_bce(p, p * 0 + 0.25)),
+    (lambda x, p, y: sg.nn.binary_cross_entropy(x, p, from_logits=True),
+     lambda x, p, y: np.mean(np.logaddexp(0, x) - x * p)),
+    (lambda x, p, y: sg.nn.one_hot(y, 5, x.dtype), lambda x, p, y: np.eye(5, dtype=x.dtype)[y]),
+    (lambda x, p, y: sg.nn.relu(x), lambda x, p, y: np.maximum(x, 0)),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nn_on_every_backend(backend, rng):
+    for dtype, scale in (("float64", 3), ("float32", 3), ("float64", 1000)):  # 1000: stability
+        x = (rng.standard_normal((5, 10))[::-1, ::2][:4] * scale).astype(dtype)
+        p = rng.uniform(0.05, 0.95, (4, 5)).astype(dtype)
+        y = rng.integers(0, 5, 4)
+        expected = [ref(x.astype("float64"), p.astype("float64"), y) for _, ref in NN]
+        pairs = [(fn, lambda x, p, y, e=e: np.asarray(e).astype(dtype)) for (fn, _), e in
+                 zip(NN, expected)]
+        tol = {"rtol": 1e-5, "atol": 1e-4} if dtype == "float32" else {"rtol": 1e-10}
+        check_all_against_numpy(pairs, [x, p, y], backends=[backend], **tol)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nn_grads_on_every_backend(backend, rng):
+    labels = sg.constant(np.array([1, 0, 3]))
+    check_grad(lambda x, t: sg.nn.softmax(x) + sg.nn.log_softmax(x, 0) + sg.nn.relu(x)
+               + sg.expand_dims(sg.nn.cross_entropy(x, labels, reduction="none"), 1)
+               + sg.nn.binary_cross_entropy(x, t, from_logits=True),
+               [rng.standard_normal((3, 4)), rng.uniform(0, 1, (3, 4))], backend=backend)
 
 
 def test_softmax_errors():
@@ -82,16 +129,16 @@ def test_reexported_activations_are_the_elementwise_functions(rng):
     assert sg.nn.sigmoid is sg.sigmoid and sg.nn.softplus is sg.softplus
     assert sg.nn.logsumexp is sg.logsumexp
     x = np.array([-1000.0, -1.0, 0.0, 2.0, 1000.0])
-    check_against_numpy(sg.nn.sigmoid, scipy.special.expit, [x])
-    check_against_numpy(sg.nn.softplus, lambda a: np.logaddexp(0, a), [x])
+    check_reference(sg.nn.sigmoid, scipy.special.expit, [x])
+    check_reference(sg.nn.softplus, lambda a: np.logaddexp(0, a), [x])
 
 
 def test_relu(rng):
     x = np.array([-2.0, -0.0, 0.0, 1.5, np.inf, -np.inf, np.nan])
     for dtype in ("float32", "float64"):
-        check_against_numpy(sg.nn.relu, lambda a: np.maximum(a, 0), [x.astype(dtype)])
-    check_against_numpy(sg.nn.relu, lambda a: np.maximum(a, 0), [np.arange(-3, 3, dtype="int32")])
-    check_against_numpy(sg.nn.relu, lambda a: np.maximum(a, 0), [np.zeros((0, 2))])
+        check_reference(sg.nn.relu, lambda a: np.maximum(a, 0), [x.astype(dtype)])
+    check_reference(sg.nn.relu, lambda a: np.maximum(a, 0), [np.arange(-3, 3, dtype="int32")])
+    check_reference(sg.nn.relu, lambda a: np.maximum(a, 0), [np.zeros((0, 2))])
     check_grad(sg.nn.relu, [np.array([[-1.5, 0.5], [2.0, -0.25]])])
     v = sg.vector("v", dtype="float64")
     g = sg.function([v], sg.grad(sg.sum(sg.nn.relu(v)), v))(np.array([-1.0, 0.0, 2.0]))
@@ -107,7 +154,7 @@ def test_one_hot(labels, n, dtype):
     eye = np.concatenate([np.eye(n), np.zeros((1, n))])  # row n: all zeros
     safe = np.where((labels >= 0) & (labels < n), labels, n)
     expected = eye[safe].astype(sg.config.floatX if dtype is None else dtype)
-    check_against_numpy(lambda a: sg.nn.one_hot(a, n, dtype), lambda a: expected, [labels])
+    check_reference(lambda a: sg.nn.one_hot(a, n, dtype), lambda a: expected, [labels])
 
 
 def test_one_hot_refuses_float_labels():
@@ -127,11 +174,11 @@ def test_cross_entropy(shape, dtype, rng):
     labels = rng.integers(0, shape[-1], shape[:-1]).astype("int32")
     tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == "float32" else {}
     per_example = lambda x, y: np_cross_entropy(x, y).astype(dtype)
-    check_against_numpy(sg.nn.cross_entropy, lambda x, y: np.mean(per_example(x, y)),
+    check_reference(sg.nn.cross_entropy, lambda x, y: np.mean(per_example(x, y)),
                         [logits, labels], **tol)
-    check_against_numpy(lambda x, y: sg.nn.cross_entropy(x, y, reduction="none"),
+    check_reference(lambda x, y: sg.nn.cross_entropy(x, y, reduction="none"),
                         per_example, [logits, labels], **tol)
-    check_against_numpy(lambda x, y: sg.nn.cross_entropy(x, y, reduction="sum"),
+    check_reference(lambda x, y: sg.nn.cross_entropy(x, y, reduction="sum"),
                         lambda x, y: np.sum(per_example(x, y)), [logits, labels], **tol)
 
 
@@ -139,7 +186,7 @@ def test_cross_entropy_broadcasts_logits_against_labels(rng):
     logits = rng.standard_normal((3, 4))[:, ::-1]      # negative strides too
     labels = np.array([[0, 1, 3], [2, 2, 0]])          # (2, 3) against logits' batch (3,)
     per_example = lambda x, y: np_cross_entropy(np.broadcast_to(x, (2, 3, 4)), y)
-    check_against_numpy(lambda x, y: sg.nn.cross_entropy(x, y, reduction="none"), per_example,
+    check_reference(lambda x, y: sg.nn.cross_entropy(x, y, reduction="none"), per_example,
                         [logits, labels])
     check_grad(lambda x: sg.nn.cross_entropy(x, sg.constant(labels)), [logits])
 
@@ -148,7 +195,7 @@ def test_cross_entropy_is_stable_at_1000():
     logits = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, 1000.0]])
     labels = np.array([1, 2])
     expected = np.mean([2000.0, 0.0])
-    check_against_numpy(sg.nn.cross_entropy, lambda x, y: expected, [logits, labels])
+    check_reference(sg.nn.cross_entropy, lambda x, y: expected, [logits, labels])
 
 
 @pytest.mark.parametrize("static_classes", [True, False])
@@ -189,22 +236,22 @@ def test_binary_cross_entropy(dtype, rng):
     p = rng.uniform(0.05, 0.95, (4, 3)).astype(dtype)
     t = (rng.random((4, 3)) > 0.5).astype(dtype)
     tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == "float32" else {}
-    check_against_numpy(sg.nn.binary_cross_entropy, lambda a, b: np.mean(np_bce(a, b)), [p, t],
+    check_reference(sg.nn.binary_cross_entropy, lambda a, b: np.mean(np_bce(a, b)), [p, t],
                         **tol)
     logits = scipy.special.logit(p.astype("float64")).astype(dtype)
-    check_against_numpy(lambda a, b: sg.nn.binary_cross_entropy(a, b, from_logits=True,
+    check_reference(lambda a, b: sg.nn.binary_cross_entropy(a, b, from_logits=True,
                                                                 reduction="none"),
                         lambda a, b: np_bce(p, b), [logits, t], rtol=1e-4, atol=1e-5)
-    check_against_numpy(lambda a, b: sg.nn.binary_cross_entropy(a, b, reduction="sum"),
+    check_reference(lambda a, b: sg.nn.binary_cross_entropy(a, b, reduction="sum"),
                         lambda a, b: np.sum(np_bce(a, b)), [p, t], **tol)
 
 
 def test_binary_cross_entropy_extremes_are_finite():
     p, t = np.array([0.0, 1.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0, 1.0])
-    check_against_numpy(lambda a, b: sg.nn.binary_cross_entropy(a, b, reduction="none"),
+    check_reference(lambda a, b: sg.nn.binary_cross_entropy(a, b, reduction="none"),
                         lambda a, b: np.array([100.0, 100.0, 0.0, 0.0]), [p, t])
     logits = np.array([1000.0, -1000.0, 1000.0, -1000.0])
-    check_against_numpy(
+    check_reference(
         lambda a, b: sg.nn.binary_cross_entropy(a, b, from_logits=True, reduction="none"),
         lambda a, b: np.array([0.0, 0.0, 1000.0, 1000.0]), [logits, np.array([1.0, 0, 0, 1])])
 
@@ -272,3 +319,13 @@ if HAS_EAGER:
         np.testing.assert_allclose(out.numpy()[kept], 2 * x.numpy()[kept])
         np.testing.assert_allclose(x.grad.numpy(), 2 * kept)
         assert (sg.nn.dropout(x, 0.5, stream).numpy() != out.numpy()).any()
+
+
+if HAS_JACOBIAN:
+    @pytest.mark.parametrize("fn", [
+        lambda x: sg.nn.softmax(x), lambda x: sg.nn.softmax(x, 0),
+        lambda x: sg.nn.log_softmax(x, 0),
+        lambda x: sg.nn.cross_entropy(x, np.array([0, 3, 1]), reduction="none"),
+    ])
+    def test_batched_jacobian(fn, rng):
+        check_jacobian(fn, rng.standard_normal((3, 4)))

@@ -1,7 +1,6 @@
 """Reductions against NumPy (the table: shapes × axes × keepdims × dtypes, empty, NaN/inf,
 non-contiguous inputs) and their gradients against finite differences."""
 
-import importlib.util
 import warnings
 
 import numpy as np
@@ -9,11 +8,20 @@ import pytest
 import scipy.special
 
 import symgraph as sg
-from helpers import check_against_numpy, check_eager_matches_symbolic, check_grad
+from helpers import (BACKENDS, check_against_numpy, check_all_against_numpy,
+                     check_eager_matches_symbolic, check_grad, check_jacobian)
 
-HAS_EAGER = importlib.util.find_spec("symgraph.eager") is not None  # eager branch
+HAS_EAGER = hasattr(sg, "eager")  # from the eager branch, merged separately
+HAS_JACOBIAN = hasattr(sg, "jacobian")  # from the grad branch, merged separately
 HAS_RESHAPE = hasattr(sg, "reshape")  # from the shape family, merged separately
+REFERENCE = ["python"]
 
+
+def check_reference(fn, np_fn, values, **tol):
+    """The detailed tables run on the reference backend; every backend runs the compact
+    `test_*_on_every_backend` cases (one compile per case), which keeps compiling backends
+    within the suite's time budget."""
+    check_against_numpy(fn, np_fn, values, backends=REFERENCE, **tol)
 
 
 def np_logsumexp(a, axis=None, keepdims=False):
@@ -56,7 +64,7 @@ def sample(shape, dtype, rng):
 def test_reduction_table(fn, ref, dtypes, shape, axis, keepdims, rng):
     for dtype in dtypes.split():
         x = sample(shape, dtype, rng)
-        check_against_numpy(lambda a: fn(a, axis, keepdims=keepdims),
+        check_reference(lambda a: fn(a, axis, keepdims=keepdims),
                             lambda a: ref(a, axis=axis, keepdims=keepdims), [x],
                             **({"rtol": 1e-5, "atol": 1e-6} if dtype == "float32" else {}))
 
@@ -64,7 +72,7 @@ def test_reduction_table(fn, ref, dtypes, shape, axis, keepdims, rng):
 @pytest.mark.parametrize("fn,ref,dtypes", REDUCTIONS, ids=ids)
 def test_non_contiguous_and_negative_strides(fn, ref, dtypes, rng):
     x = rng.uniform(0.5, 1.5, (4, 3, 6))[::2, ::-1, 1::2]
-    check_against_numpy(lambda a: fn(a, (0, -1)), lambda a: ref(a, axis=(0, -1)), [x])
+    check_reference(lambda a: fn(a, (0, -1)), lambda a: ref(a, axis=(0, -1)), [x])
 
 
 @pytest.mark.parametrize("fn,ref", [(sg.sum, np.sum), (sg.prod, np.prod), (sg.mean, np.mean),
@@ -78,7 +86,7 @@ def test_empty_reductions_like_numpy(fn, ref, shape, axis):
         x = np.zeros(shape, dtype)
         with warnings.catch_warnings():  # NumPy warns about the empty mean; we give NaN
             warnings.simplefilter("ignore")
-            check_against_numpy(lambda a: fn(a, axis), lambda a: ref(a, axis=axis), [x])
+            check_reference(lambda a: fn(a, axis), lambda a: ref(a, axis=axis), [x])
 
 
 @pytest.mark.parametrize("fn", [sg.max, sg.min, sg.argmax, sg.argmin])
@@ -103,8 +111,8 @@ NAN_INF = np.array([[1.0, np.nan, 3.0, np.nan], [np.inf, -np.inf, 0.0, 2.0],
     ids=lambda f: getattr(f, "__name__", ""))
 def test_nan_and_inf_propagate_like_numpy(fn, ref):
     with np.errstate(all="ignore"):
-        check_against_numpy(lambda a: fn(a, axis=1), lambda a: ref(a, axis=1), [NAN_INF])
-        check_against_numpy(lambda a: fn(a, axis=0), lambda a: ref(a, axis=0), [NAN_INF.T])
+        check_reference(lambda a: fn(a, axis=1), lambda a: ref(a, axis=1), [NAN_INF])
+        check_reference(lambda a: fn(a, axis=0), lambda a: ref(a, axis=0), [NAN_INF.T])
 
 
 ARG_CASES = [((), None, False), ((7,), None, False), ((7,), -1, True), ((3, 4), None, False),
@@ -117,10 +125,10 @@ ARG_CASES = [((), None, False), ((7,), None, False), ((7,), -1, True), ((3, 4), 
 def test_argmax_argmin_table(fn, ref, shape, axis, keepdims, rng):
     for dtype in ("float32", "float64", "int32", "bool"):
         x = sample(shape, dtype, rng)
-        check_against_numpy(lambda a: fn(a, axis, keepdims=keepdims),
+        check_reference(lambda a: fn(a, axis, keepdims=keepdims),
                             lambda a: ref(a, axis=axis, keepdims=keepdims), [x])
     ties = np.array([[1, 3, 3, 0], [2, 2, 2, 2]], dtype="int8")  # first of the ties wins
-    check_against_numpy(lambda a: fn(a, -1), lambda a: ref(a, axis=-1), [ties[:, ::-1]])
+    check_reference(lambda a: fn(a, -1), lambda a: ref(a, axis=-1), [ties[:, ::-1]])
 
 
 def test_axis_errors():
@@ -145,31 +153,31 @@ CUMSUM_NEEDS_RESHAPE = [((3, 4), None), ((2, 0, 3), None)]  # flattening uses sg
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int8", "int32", "uint16", "bool"])
 def test_cumsum_table(shape, axis, dtype, rng):
     x = sample(shape, dtype, rng)
-    check_against_numpy(lambda a: sg.cumsum(a, axis), lambda a: np.cumsum(a, axis=axis), [x])
+    check_reference(lambda a: sg.cumsum(a, axis), lambda a: np.cumsum(a, axis=axis), [x])
 
 
 def test_cumsum_method_and_negative_strides(rng):
     x = rng.standard_normal((4, 6))[::-1, ::2]
-    check_against_numpy(lambda a: a.cumsum(-1), lambda a: np.cumsum(a, -1), [x])
+    check_reference(lambda a: a.cumsum(-1), lambda a: np.cumsum(a, -1), [x])
 
 
 def test_methods_forward_to_the_functions(rng):
     x = rng.standard_normal((3, 4))
     for name in ("sum", "mean", "max", "min", "prod", "std", "var", "argmax", "argmin",
                  "all", "any"):
-        check_against_numpy(lambda a: getattr(a, name)(axis=0, keepdims=True),
+        check_reference(lambda a: getattr(a, name)(axis=0, keepdims=True),
                             lambda a: getattr(a, name)(axis=0, keepdims=True), [x])
 
 
 @pytest.mark.parametrize("ddof", [0, 1, 2])
 def test_var_std_ddof(ddof, rng):
     x = rng.standard_normal((3, 5))
-    check_against_numpy(lambda a: sg.var(a, 1, ddof=ddof), lambda a: np.var(a, 1, ddof=ddof), [x])
-    check_against_numpy(lambda a: sg.std(a, 0, keepdims=True, ddof=ddof),
+    check_reference(lambda a: sg.var(a, 1, ddof=ddof), lambda a: np.var(a, 1, ddof=ddof), [x])
+    check_reference(lambda a: sg.std(a, 0, keepdims=True, ddof=ddof),
                         lambda a: np.std(a, 0, keepdims=True, ddof=ddof), [x])
     with warnings.catch_warnings():  # n - ddof <= 0: NaN, like NumPy (which warns)
         warnings.simplefilter("ignore")
-        check_against_numpy(lambda a: sg.var(a, 0, ddof=3), lambda a: np.var(a, 0, ddof=3), [x])
+        check_reference(lambda a: sg.var(a, 0, ddof=3), lambda a: np.var(a, 0, ddof=3), [x])
 
 
 def test_mean_with_static_shape_uses_no_runtime_shape(rng):
@@ -188,8 +196,58 @@ def test_logsumexp_is_stable():
     expected = scipy.special.logsumexp(x, axis=1)
     assert np.isfinite(expected).all()
     for dtype in ("float32", "float64"):
-        check_against_numpy(lambda a: sg.logsumexp(a, -1), lambda a: expected.astype(dtype),
+        check_reference(lambda a: sg.logsumexp(a, -1), lambda a: expected.astype(dtype),
                             [x.astype(dtype)])
+
+
+# -- every backend: representative inputs, all reductions in one compiled function ------------
+
+def _reductions_of(dtype: str) -> list:
+    """(symgraph, NumPy) pairs: each reduction NumPy defines for `dtype`, over a few axes."""
+    pairs = []
+    for fn, ref, dtypes in REDUCTIONS:
+        if dtype in dtypes.split():
+            for axis, keep in ((None, False), (-1, True), ((0, 2), False)):
+                pairs.append((lambda a, fn=fn, axis=axis, keep=keep: fn(a, axis, keepdims=keep),
+                              lambda a, ref=ref, axis=axis, keep=keep: ref(a, axis=axis,
+                                                                            keepdims=keep)))
+    for fn, ref in ((sg.argmax, np.argmax), (sg.argmin, np.argmin)):
+        pairs.append((lambda a, fn=fn: fn(a, 1), lambda a, ref=ref: ref(a, axis=1)))
+        pairs.append((lambda a, fn=fn: fn(a), lambda a, ref=ref: ref(a)))
+    pairs.append((lambda a: sg.cumsum(a, -1), lambda a: np.cumsum(a, axis=-1)))
+    return pairs
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reductions_on_every_backend(backend, rng):
+    for dtype in ("float32", "float64", "int32", "bool"):
+        x = sample((2, 6, 4), dtype, rng)[:, ::-2]  # negative strides
+        tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == "float32" else {}
+        check_all_against_numpy(_reductions_of(dtype), [x], backends=[backend], **tol)
+    empty = [(lambda a, fn=fn: fn(a, 0), lambda a, ref=ref: ref(a, axis=0)) for fn, ref in
+             ((sg.sum, np.sum), (sg.prod, np.prod), (sg.any, np.any), (sg.all, np.all),
+              (sg.logsumexp, np_logsumexp), (sg.cumsum, np.cumsum))]
+    empty += [(lambda a, fn=fn: fn(a, 1), lambda a, ref=ref: ref(a, axis=1)) for fn, ref in
+              ((sg.max, np.max), (sg.argmin, np.argmin))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        empty.append((lambda a: sg.mean(a, 0), lambda a: np.mean(a, axis=0)))
+        check_all_against_numpy(empty, [np.zeros((0, 3))], backends=[backend])
+    special = [(lambda a, fn=fn: fn(a, 1), lambda a, ref=ref: ref(a, axis=1)) for fn, ref in
+               ((sg.sum, np.sum), (sg.max, np.max), (sg.min, np.min), (sg.argmax, np.argmax),
+                (sg.argmin, np.argmin), (sg.logsumexp, np_logsumexp), (sg.cumsum, np.cumsum))]
+    with np.errstate(all="ignore"):
+        check_all_against_numpy(special, [NAN_INF], backends=[backend])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reduction_grads_on_every_backend(backend, rng):
+    def cost(a):
+        terms = [sg.sum(a, 1), sg.prod(a, 1), sg.mean(a, 1), sg.var(a, 1, ddof=1),
+                 sg.std(a, 1), sg.max(a, 1), sg.min(a, 1), sg.logsumexp(a, 1),
+                 sg.sum(sg.cumsum(a, 1), 1)]
+        return sum(terms[1:], terms[0])
+    check_grad(cost, [rng.permutation(12).reshape(3, 4) * 0.25 + 0.1], backend=backend)
 
 
 # -- gradients --------------------------------------------------------------------------------
@@ -291,3 +349,15 @@ if HAS_EAGER:
         x = sg.eager.tensor(rng.standard_normal((3, 4)))
         np.testing.assert_array_equal(sg.argmax(x, 1).numpy(), np.argmax(x.numpy(), 1))
         assert sg.all(x > -10).numpy().dtype == np.bool_
+
+
+JACOBIANS = [  # batched rules: jacobians through reductions of unknown-shape inputs
+    lambda x: sg.prod(x, 1), lambda x: sg.max(x, 0), lambda x: sg.min(x, -1, keepdims=True),
+    lambda x: sg.logsumexp(x, 1), lambda x: sg.cumsum(x, 0), lambda x: sg.var(x, 1, ddof=1),
+    lambda x: sg.std(x, 0, keepdims=True), lambda x: sg.mean(x, (0, 1)),
+]
+
+if HAS_JACOBIAN:
+    @pytest.mark.parametrize("fn", JACOBIANS)
+    def test_batched_jacobian(fn, rng):
+        check_jacobian(fn, rng.permutation(12).reshape(3, 4) * 0.25 + 0.1)

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from symgraph.api.base import operands
-from symgraph.api.math import multiply
+from symgraph.api.math import cast, multiply
 from symgraph.api.reduce import count, static_shape, sum
 from symgraph.api.shape import expand_dims, squeeze
 from symgraph.apply import apply
@@ -161,7 +161,12 @@ def _sum_out(x: Any, term: str, keep: set[str]) -> tuple[Any, str]:
     drop = tuple(i for i, c in enumerate(term) if c not in keep)
     if not drop:
         return x, term
-    return sum(x, drop), "".join(c for c in term if c in keep)
+    return _sum_keeping_dtype(x, drop), "".join(c for c in term if c in keep)
+
+
+def _sum_keeping_dtype(x: Any, axes: tuple[int, ...]) -> Any:
+    """sum over `axes` in x's own dtype, as `np.einsum` does (no widening of small ints)."""
+    return cast(sum(x, axes), x.dtype)
 
 
 def _arrange(x: Any, term: str, order: str) -> Any:
@@ -197,7 +202,7 @@ def _contract(x: Any, xs: str, y: Any, ys: str, keep: set[str],
     order = "".join(kept) + summed
     product = multiply(_arrange(x, xs, order), _arrange(y, ys, order))
     if summed:
-        product = sum(product, tuple(range(len(kept), len(order))))
+        product = _sum_keeping_dtype(product, tuple(range(len(kept), len(order))))
     return product, "".join(kept)
 
 

@@ -28,6 +28,7 @@ class MatMul(Op):
     transpose_a: bool = False
     transpose_b: bool = False
     kind: ClassVar[str] = "matmul"
+    vjp_batches: ClassVar[bool] = True  # the rule counts axes from the end
 
     @property
     def name(self) -> str:
@@ -79,8 +80,9 @@ class MatMul(Op):
         ta, tb = self.transpose_a, self.transpose_b
         a2 = sg.expand_dims(a, 0) if a.ndim == 1 else a
         b2 = sg.expand_dims(b, -1) if b.ndim == 1 else b
+        lead = g.ndim - output.ndim  # leading batch axes of a jacobian's gradient
         if a.ndim == 1 and b.ndim == 1:
-            g = sg.expand_dims(g, (0, 1))
+            g = sg.expand_dims(g, (-2, -1))
         elif a.ndim == 1:
             g = sg.expand_dims(g, -2)
         elif b.ndim == 1:
@@ -89,9 +91,10 @@ class MatMul(Op):
         # operand takes the transpose of its gradient, rewritten with the flags.
         ga = apply(MatMul(tb, True), b2, g) if ta else apply(MatMul(False, not tb), g, b2)
         gb = apply(MatMul(True, ta), g, a2) if tb else apply(MatMul(not ta, False), a2, g)
-        ga = sum_like(ga, a2, [_batch_only(b2)])
-        gb = sum_like(gb, b2, [_batch_only(a2)])
-        ga = sg.squeeze(ga, 0) if a.ndim == 1 else ga
+        batch = {"batch": lead} if lead else {}  # keep a jacobian's batch axes
+        ga = sum_like(ga, a2, [_batch_only(b2)], **batch)
+        gb = sum_like(gb, b2, [_batch_only(a2)], **batch)
+        ga = sg.squeeze(ga, -2) if a.ndim == 1 else ga
         gb = sg.squeeze(gb, -1) if b.ndim == 1 else gb
         return (ga, gb)
 

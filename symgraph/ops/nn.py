@@ -35,6 +35,7 @@ class Softmax(Op):
 
     axis: int
     kind: ClassVar[str] = "softmax"
+    vjp_batches: ClassVar[bool] = True  # rules take gradients with leading batch axes
 
     def infer(self, x: TensorType) -> TensorType:
         if not 0 <= self.axis < x.ndim:
@@ -48,7 +49,8 @@ class Softmax(Op):
             return e / np.sum(e, axis=self.axis, keepdims=True)
 
     def vjp(self, inputs, output, g):
-        return (output * (g - sg.sum(g * output, self.axis, keepdims=True)),)
+        axis = self.axis + g.ndim - output.ndim  # shifted past a jacobian's batch axes
+        return (output * (g - sg.sum(g * output, axis, keepdims=True)),)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ class LogSoftmax(Softmax):
         return _log_softmax(x, self.axis)
 
     def vjp(self, inputs, output, g):
-        return (g - sg.exp(output) * sg.sum(g, self.axis, keepdims=True),)
+        axis = self.axis + g.ndim - output.ndim  # shifted past a jacobian's batch axes
+        return (g - sg.exp(output) * sg.sum(g, axis, keepdims=True),)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class SoftmaxCrossEntropy(Op):
     """
 
     kind: ClassVar[str] = "softmax"
+    vjp_batches: ClassVar[bool] = True  # the rule counts axes from the end
 
     def infer(self, logits: TensorType, labels: TensorType) -> TensorType:
         if logits.ndim == 0:

@@ -30,6 +30,7 @@ class AxisOp(Op):
 
     axis: tuple[int, ...]
     keepdims: bool = False
+    vjp_batches: ClassVar[bool] = True  # rules take gradients with leading batch axes
 
     def out_shape(self, shape: tuple) -> tuple:
         if self.keepdims:
@@ -45,10 +46,15 @@ class AxisOp(Op):
         return TensorType(self.out_dtype(x.dtype), self.out_shape(x.shape))
 
     def expand(self, g, x):
-        """g (reduced) reshaped so that it broadcasts against x."""
+        """g (reduced) with the reduced axes back as 1, so that it broadcasts against x.
+
+        g may carry extra leading (batch) axes, as `jacobian` passes them
+        (`vjp_batches`): the axes are shifted by their number.
+        """
         if self.keepdims or not self.axis:
             return g
-        return sg.expand_dims(g, self.axis)
+        lead = g.ndim - (x.ndim - len(self.axis))
+        return sg.expand_dims(g, tuple(a + lead for a in self.axis))
 
     def check_not_empty(self, x: TensorType | np.ndarray) -> None:
         """Refuse reducing an empty axis (there is no identity): statically for a type whose
@@ -288,6 +294,7 @@ class Cumsum(Op):
     axis: int
     reverse: bool = False
     kind: ClassVar[str] = "cumulative"
+    vjp_batches: ClassVar[bool] = True
 
     def infer(self, x: TensorType) -> TensorType:
         if not 0 <= self.axis < x.ndim:
@@ -304,7 +311,8 @@ class Cumsum(Op):
     def vjp(self, inputs, output, g):
         from symgraph.apply import apply
 
-        return (apply(Cumsum(self.axis, not self.reverse), g),)
+        lead = g.ndim - output.ndim  # leading batch axes of a jacobian's gradient
+        return (apply(Cumsum(self.axis + lead, not self.reverse), g),)
 
 
 @dataclass(frozen=True)
