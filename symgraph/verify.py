@@ -21,30 +21,50 @@ class VerifyError(SymgraphError):
 
 
 def _fail(node: Node | None, message: str) -> None:
-    where = "" if node is None else f" at {node.op if node.op else node!r}"
+    where = "" if node is None else f" at {node.op or repr(node)}"
     origin = f" (created at {node.origin})" if node is not None and node.origin else ""
     raise VerifyError(f"verify{where}: {message}{origin}")
 
 
 def verify(graph: Graph, before: Graph | None = None) -> None:
     """Raise VerifyError when `graph` breaks an IR invariant (or changed `before`'s outputs)."""
-    position: dict[Node, int] = {}
     inputs = set(graph.inputs)
-    for node in graph.nodes:
-        if not isinstance(node, Node):
-            _fail(None, f"{node!r} in the graph is not a Node")
-        for i in node.inputs:
-            if not isinstance(i, Node):
-                _fail(node, f"input {i!r} is not a Node")
-            if i not in position:
-                _fail(node, f"input {i!r} does not come before its user (a cycle?)")
-        position[node] = len(position)
+    for node in _order(graph):
         _check_node(node, inputs)
     for node in graph.inputs:
         if not isinstance(node, Input):
             _fail(node, "a graph input must be an Input")
     if before is not None:
         _check_outputs(before, graph)
+
+
+def _order(graph: Graph) -> list[Node]:
+    """The nodes in topological order, failing on a cycle or an input that is not a Node
+    (graph.nodes would loop forever on a cycle)."""
+    order: list[Node] = []
+    state: dict[int, bool] = {}  # id -> finished?
+    for root in graph.inputs + graph.outputs:
+        stack: list[tuple[Node, int]] = [(root, 0)]
+        while stack:
+            node, index = stack.pop()
+            if not isinstance(node, Node):
+                _fail(None, f"{node!r} in the graph is not a Node")
+            if index == 0 and state.get(id(node)) is not None:
+                if not state[id(node)]:
+                    _fail(node, "the node depends on itself (a cycle)")
+                continue
+            state[id(node)] = False
+            if index < len(node.inputs):
+                child = node.inputs[index]
+                if not isinstance(child, Node):
+                    _fail(node, f"input {child!r} is not a Node")
+                stack.append((node, index + 1))
+                if state.get(id(child)) is not True:
+                    stack.append((child, 0))
+            else:
+                state[id(node)] = True
+                order.append(node)
+    return order
 
 
 def _check_node(node: Node, inputs: set[Node]) -> None:
@@ -54,7 +74,7 @@ def _check_node(node: Node, inputs: set[Node]) -> None:
             _fail(node, f"constant of type {node.type} holds {value.dtype}{list(value.shape)}")
         return
     if isinstance(node, Input) and node not in inputs:
-        _fail(node, f"free input {node.name or node!r} is not among the graph's inputs")
+        _fail(node, f"free input {node.name or repr(node)} is not among the graph's inputs")
     if node.is_leaf:
         return
     for i in node.inputs:

@@ -16,6 +16,7 @@ from symgraph.graph import Graph
 from symgraph.interpret import evaluate
 from symgraph.ops import logic
 from symgraph.ops.reduce import SumTo
+from symgraph.ops.shape import Reshape
 from symgraph.rewrite import collect_stats
 from symgraph.rewrite.specialize import rules as all_rules
 from symgraph.verify import verify
@@ -95,6 +96,22 @@ BUILDERS = {
     "stabilize.sigmoid_from_exp": lambda x=t(): ([x], [1 / (1 + sg.exp(-x))]),
     "specialize.small_power": lambda x=t(): (
         [x], [x ** 2, x ** 3, x ** 4, x ** 0.5, x ** -1, x ** 0, x ** 1]),
+    "simplify.transpose_transpose": lambda x=t(shape=(None, None, 3)): (
+        [x], [sg.transpose(sg.transpose(x, (1, 2, 0)), (2, 0, 1)), sg.transpose(sg.transpose(x), (1, 0, 2))]),
+    "simplify.reshape_reshape": lambda x=t(shape=(None, 4)): ([x], [sg.reshape(sg.reshape(x, (-1,)), (2, -1))]),
+    "simplify.reshape_to_same_shape": lambda x=t(shape=(2, 3)): (
+        [x], [apply(Reshape((2, 3)), x, sg.constant(np.array([2, 3])))]),
+    "simplify.negation_outwards": lambda x=t("x"), y=t("y"): ([x, y], [-((-x) / y)]),
+    "stabilize.divide_then_multiply": lambda x=t("x"): (
+        [x], [(sg.sin(x) / sg.exp(x)) * sg.exp(x)]),
+    "stabilize.softmax_gradient": lambda x=t("x"), a=t("a"), s=t("s", ()): (
+        [x, a, s], [sg.nn.softmax(x) * (a / sg.nn.softmax(x) - s)]),
+    "simplify.shape_source": lambda x=t(): ([x], [sg.shape(sg.exp(x) * 2.0)]),
+    "simplify.sum_of_negation": lambda x=t(): ([x], [-sg.sum(-x)]),
+    "stabilize.log_softmax_from_log": lambda x=t(shape=(None, None)): ([x], [sg.log(sg.nn.softmax(x))]),
+    "stabilize.logsumexp_from_log": lambda x=t(shape=(None, None)): ([x], [sg.log(sg.sum(sg.exp(x), 1))]),
+    "stabilize.softmax_cross_entropy": lambda x=t(shape=(None, 5)), y=t("y", (None,), "int64"): (
+        [x, y], [-sg.mean(sg.sum(sg.nn.one_hot(y, 5, "float64") * sg.log(sg.nn.softmax(x)), axis=1))]),
 }
 
 
@@ -503,6 +520,170 @@ return %2, %4, %6, %8, %10, %12, %14""",
 %7 = full_like{value=1, dtype=float64} %0 : float64[?]
 return %1, %2, %3, %4, %6, %7, %0"""),
 
+    "simplify.transpose_transpose": (
+        """\
+%0 = input x : float64[?,?,3]
+%1 = transpose{axes=(1, 2, 0)} %0 : float64[?,3,?]
+%2 = transpose{axes=(2, 0, 1)} %1 : float64[?,?,3]
+%3 = transpose{axes=(2, 1, 0)} %0 : float64[3,?,?]
+%4 = transpose{axes=(1, 0, 2)} %3 : float64[?,3,?]
+return %2, %4""",
+        """\
+%0 = input x : float64[?,?,3]
+%1 = transpose{axes=(1, 2, 0)} %0 : float64[?,3,?]
+return %0, %1"""),
+    "simplify.reshape_reshape": (
+        """\
+%0 = input x : float64[?,4]
+%1 = constant [-1] : int64[1]
+%2 = reshape{shape=(-1,)} %0 %1 : float64[?]
+%3 = constant [ 2, -1] : int64[2]
+%4 = reshape{shape=(2, -1)} %2 %3 : float64[2,?]
+return %4""",
+        """\
+%0 = input x : float64[?,4]
+%1 = constant [ 2, -1] : int64[2]
+%2 = reshape{shape=(2, -1)} %0 %1 : float64[2,?]
+return %2"""),
+    "simplify.reshape_to_same_shape": (
+        """\
+%0 = input x : float64[2,3]
+%1 = constant [2, 3] : int64[2]
+%2 = reshape{shape=(2, 3)} %0 %1 : float64[2,3]
+return %2""",
+        """\
+%0 = input x : float64[2,3]
+return %0"""),
+    "simplify.negation_outwards": (
+        """\
+%0 = input x : float64[?]
+%1 = input y : float64[?]
+%2 = negative %0 : float64[?]
+%3 = true_divide %2 %1 : float64[?]
+%4 = negative %3 : float64[?]
+return %4""",
+        """\
+%0 = input x : float64[?]
+%1 = input y : float64[?]
+%2 = true_divide %0 %1 : float64[?]
+return %2"""),
+    "simplify.sum_of_negation": (
+        """\
+%0 = input x : float64[?]
+%1 = negative %0 : float64[?]
+%2 = sum{axis=(0,), keepdims=False} %1 : float64[]
+%3 = negative %2 : float64[]
+return %3""",
+        """\
+%0 = input x : float64[?]
+%1 = sum{axis=(0,), keepdims=False} %0 : float64[]
+return %1"""),
+    "stabilize.log_softmax_from_log": (
+        """\
+%0 = input x : float64[?,?]
+%1 = softmax{axis=1} %0 : float64[?,?]
+%2 = log %1 : float64[?,?]
+return %2""",
+        """\
+%0 = input x : float64[?,?]
+%1 = log_softmax{axis=1} %0 : float64[?,?]
+return %1"""),
+    "stabilize.logsumexp_from_log": (
+        """\
+%0 = input x : float64[?,?]
+%1 = exp %0 : float64[?,?]
+%2 = sum{axis=(1,), keepdims=False} %1 : float64[?]
+%3 = log %2 : float64[?]
+return %3""",
+        """\
+%0 = input x : float64[?,?]
+%1 = logsumexp{axis=(1,), keepdims=False} %0 : float64[?]
+return %1"""),
+    "stabilize.softmax_cross_entropy": (
+        """\
+%0 = input x : float64[?,5]
+%1 = input y : int64[?]
+%2 = expand_dims{axis=(1,)} %1 : int64[?,1]
+%3 = constant [0, 1, 2, 3, 4] : int64[5]
+%4 = equal %2 %3 : bool[?,5]
+%5 = cast{dtype=float64} %4 : float64[?,5]
+%6 = softmax{axis=1} %0 : float64[?,5]
+%7 = log %6 : float64[?,5]
+%8 = multiply %5 %7 : float64[?,5]
+%9 = sum{axis=(1,), keepdims=False} %8 : float64[?]
+%10 = sum{axis=(0,), keepdims=False} %9 : float64[]
+%11 = constant [ True] : bool[1]
+%12 = shape %9 : int64[1]
+%13 = constant 1 : int64[]
+%14 = where %11 %12 %13 : int64[1]
+%15 = prod{axis=(0,), keepdims=False} %14 : int64[]
+%16 = cast{dtype=float64} %15 : float64[]
+%17 = true_divide %10 %16 : float64[]
+%18 = negative %17 : float64[]
+return %18""",
+        """\
+%0 = input x : float64[?,5]
+%1 = input y : int64[?]
+%2 = constant 0 : int64[]
+%3 = greater_equal %1 %2 : bool[?]
+%4 = constant 4 : int64[]
+%5 = less_equal %1 %4 : bool[?]
+%6 = logical_and %3 %5 : bool[?]
+%7 = maximum %1 %2 : int64[?]
+%8 = minimum %7 %4 : int64[?]
+%9 = softmax_cross_entropy %0 %8 : float64[?]
+%10 = constant 0. : float64[]
+%11 = where %6 %9 %10 : float64[?]
+%12 = sum{axis=(0,), keepdims=False} %11 : float64[]
+%13 = shape %11 : int64[1]
+%14 = prod{axis=(0,), keepdims=False} %13 : int64[]
+%15 = cast{dtype=float64} %14 : float64[]
+%16 = true_divide %12 %15 : float64[]
+return %16"""),
+    "simplify.shape_source": (
+        """\
+%0 = input x : float64[?]
+%1 = exp %0 : float64[?]
+%2 = constant 2. : float64[]
+%3 = multiply %1 %2 : float64[?]
+%4 = shape %3 : int64[1]
+return %4""",
+        """\
+%0 = input x : float64[?]
+%1 = shape %0 : int64[1]
+return %1"""),
+    "stabilize.divide_then_multiply": (
+        """\
+%0 = input x : float64[?]
+%1 = sin %0 : float64[?]
+%2 = exp %0 : float64[?]
+%3 = true_divide %1 %2 : float64[?]
+%4 = exp %0 : float64[?]
+%5 = multiply %3 %4 : float64[?]
+return %5""",
+        """\
+%0 = input x : float64[?]
+%1 = sin %0 : float64[?]
+return %1"""),
+    "stabilize.softmax_gradient": (
+        """\
+%0 = input x : float64[?]
+%1 = input a : float64[?]
+%2 = input s : float64[]
+%3 = softmax{axis=0} %0 : float64[?]
+%4 = softmax{axis=0} %0 : float64[?]
+%5 = true_divide %1 %4 : float64[?]
+%6 = subtract %5 %2 : float64[?]
+%7 = multiply %3 %6 : float64[?]
+return %7""",
+        """\
+%0 = input x : float64[?]
+%1 = input a : float64[?]
+%2 = input s : float64[]
+%3 = softmax{axis=0} %0 : float64[?]
+%4 = multiply %3 %2 : float64[?]
+%5 = subtract %1 %4 : float64[?]
+return %5"""),
 }
 
 

@@ -129,13 +129,13 @@ def _hash_program() -> str:
 
 
 def test_graph_hash_is_stable_across_processes():
-    hashes = set()
-    for seed in ("0", "1"):
-        env = {"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"}
-        done = subprocess.run([sys.executable, "-c", _hash_program()], capture_output=True,
-                              text=True, env=env, cwd=".", check=True)
-        hashes.add(done.stdout.strip())
-    assert len(hashes) == 1
+    program = _hash_program()
+    here = {}
+    exec(program.replace("print(", "here['hash'] = ("), {"here": here})
+    env = {"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          env=env, cwd=".", check=True)
+    assert done.stdout.strip() == here["hash"]
 
 
 def test_graph_hash_tells_graphs_apart():

@@ -162,3 +162,40 @@ def test_power_specializations_agree_with_numpy(dtype, rng):
     for k in (0, 1, 2, 3, 4, 0.5, -1):
         np.testing.assert_allclose(run([x], x ** k, values), values ** np.asarray(k, dtype),
                                    rtol=4e-7 if dtype == "float32" else 1e-15)
+
+
+def test_log_of_softmax_is_exact_for_large_logits():
+    x = sg.vector("x", dtype="float64")
+    y = sg.log(sg.nn.softmax(x))
+    np.testing.assert_array_equal(run([x], y, np.array([1000.0, 0.0])), [0.0, -1000.0])
+    assert np.isneginf(run([x], y, np.array([1000.0, 0.0]), optimize=False)[1])
+    # its gradient too: softmax - one_hot instead of 0 * inf = NaN
+    grad = sg.grad(y[0], x)
+    np.testing.assert_allclose(run([x], grad, np.array([1000.0, 0.0])), [0.0, 0.0], atol=1e-300)
+    np.testing.assert_allclose(run([x], grad, np.array([0.0, 1000.0])), [1.0, -1.0])
+
+
+def test_logsumexp_of_large_values_is_finite():
+    x = sg.vector("x", dtype="float64")
+    out = sg.log(sg.sum(sg.exp(x)))
+    assert run([x], out, np.array([1000.0, 1000.0])) == pytest.approx(1000.0 + np.log(2.0))
+    assert np.isinf(run([x], out, np.array([1000.0, 1000.0]), optimize=False))
+
+
+def test_one_hot_cross_entropy_becomes_the_stable_op(rng):
+    logits = sg.matrix("logits", dtype="float64", shape=(None, 4))
+    labels = sg.vector("labels", dtype="int64")
+    hot = sg.nn.one_hot(labels, 4, "float64")
+    loss = -sg.mean(sg.sum(hot * sg.log(sg.nn.softmax(logits)), axis=1))
+    f = sg.function([logits, labels], loss, backend="python")
+    assert f.rewrites["stabilize.softmax_cross_entropy"] == 1
+    assert "softmax_cross_entropy" in str(f.graph)
+    big = np.array([[1000.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(f(big, np.array([1, 2])), (1000.0 + np.log(4.0)) / 2)
+    values = rng.standard_normal((5, 4))
+    want = run([logits, labels], loss, values, np.array([0, 1, 2, 3, 7]), optimize=False)
+    np.testing.assert_allclose(f(values, np.array([0, 1, 2, 3, 7])), want, rtol=1e-12)
+    g = sg.grad(sg.nn.cross_entropy(logits, labels), logits)
+    probs = np.exp(values) / np.exp(values).sum(1, keepdims=True)
+    np.testing.assert_allclose(run([logits, labels], g, values, np.arange(5) % 4),
+                               (probs - np.eye(4)[np.arange(5) % 4]) / 5, rtol=1e-10)

@@ -54,8 +54,10 @@ def div_constant_to_mul(node):  # x / c -> x * (1/c), when 1/c is finite
 
 
 def _order_key(node: Node, op_class: type) -> tuple:
+    # Nested uses of the same associative op go first and keep their order among
+    # themselves, so that commute and left_deep never undo each other.
     nested = isinstance(node.op, op_class) and op_class in ASSOCIATIVE
-    return (isinstance(node, Constant), not nested, rank(node))
+    return (isinstance(node, Constant), not nested, 0 if nested else rank(node))
 
 
 @rule(*COMMUTATIVE)

@@ -10,6 +10,7 @@ one input has b's shape and the others fit inside it, the node has b's shape too
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -22,63 +23,87 @@ from symgraph.ops.reduce import SumTo
 from symgraph.ops.shape import Shape
 from symgraph.types import TensorType
 
-# How deep the shape proof may follow a chain before it gives up (keeps it linear-ish).
-MAX_DEPTH = 24
-
 # Ops defined elsewhere whose output has exactly the shape of their first input.
-_SAME_SHAPE_NAMES = {"Softmax", "LogSoftmax"}
+_SAME_SHAPE_NAMES = {"Softmax", "LogSoftmax", "Cumsum", "IncSubtensor"}
+
+# node -> its shape class: a static shape tuple, or the node its run-time shape comes from.
+_SHAPE_CLASS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _known_equal(a: Node, b: Node) -> bool:
-    return a.type.shape == b.type.shape and None not in a.type.shape
-
-
-def _clash(a: Node, b: Node) -> bool:
-    return any(x is not None and y is not None and x != y
-               for x, y in zip(a.type.shape, b.type.shape))
-
-
-def same_shape(a: Node, b: Node, depth: int = 0) -> bool:
+def same_shape(a: Node, b: Node) -> bool:
     """Whether a and b surely have the same run-time shape."""
     if a is b:
         return True
     if not isinstance(a.type, TensorType) or not isinstance(b.type, TensorType):
         return False
-    if a.ndim != b.ndim or _clash(a, b):
-        return False
-    if _known_equal(a, b):
-        return True
-    if depth >= MAX_DEPTH:
-        return False
-    return _derived(a, b, depth + 1) or _derived(b, a, depth + 1)
+    return a.ndim == b.ndim and shape_class(a) == shape_class(b)
 
 
-def _derived(a: Node, b: Node, depth: int) -> bool:
-    """Whether a's shape is built from b's shape (one direction of `same_shape`)."""
-    op = a.op
+def shape_class(node: Node) -> object:
+    """A key equal for nodes with provably equal run-time shapes: the static shape when it
+    is fully known, else the node the shape comes from (computed once per node)."""
+    shape = node.type.shape
+    if None not in shape:
+        return shape
+    found = _SHAPE_CLASS.get(node)
+    if found is None:
+        for pending in _unclassified(node):  # inputs first: no recursion on long chains
+            _SHAPE_CLASS[pending] = _derive(pending)
+        found = _SHAPE_CLASS[node]
+    return found
+
+
+def _unclassified(root: Node) -> list[Node]:
+    order: list[Node] = []
+    seen: set[int] = set()
+    stack: list[tuple[Node, int]] = [(root, 0)]
+    while stack:
+        node, index = stack.pop()
+        if index < len(node.inputs):
+            stack.append((node, index + 1))
+            child = node.inputs[index]
+            if id(child) not in seen and _needs_class(child):
+                seen.add(id(child))
+                stack.append((child, 0))
+        else:
+            order.append(node)
+    return order
+
+
+def _needs_class(node: Node) -> bool:
+    return (isinstance(node.type, TensorType) and None in node.type.shape
+            and node not in _SHAPE_CLASS)
+
+
+def _derive(node: Node) -> object:
+    """The shape class of a node whose inputs are classified."""
+    op = node.op
     if op is None:
-        return False
+        return node
     if isinstance(op, Elemwise) or type(op) is Fused:
-        # A single-output fused loop reads every input on its way to the output.
-        inputs = a.inputs
-        return (any(same_shape(i, b, depth) for i in inputs)
-                and all(fits(i, b, depth) for i in inputs))
+        # The broadcast of the inputs (a single-output fused loop reads every input on
+        # its way to the output): one input that all the others fit into gives the shape.
+        for candidate in node.inputs:
+            if candidate.ndim == node.ndim and all(fits(i, candidate) for i in node.inputs):
+                return shape_class(candidate)
+        return node
     if isinstance(op, SumTo):
-        target = a.inputs[1]
-        return isinstance(target.op, Shape) and same_shape(target.inputs[0], b, depth)
+        target = node.inputs[1]
+        if isinstance(target.op, Shape) and target.inputs[0].ndim == node.ndim:
+            return shape_class(target.inputs[0])
     if type(op).__name__ in _SAME_SHAPE_NAMES:
-        return same_shape(a.inputs[0], b, depth)
-    return False
+        return shape_class(node.inputs[0])
+    return node
 
 
-def fits(small: Node, big: Node, depth: int = 0) -> bool:
+def fits(small: Node, big: Node) -> bool:
     """Whether `small` broadcast against `big` leaves big's shape unchanged."""
     if small.ndim > big.ndim:
         return False
     pairs = zip(reversed(small.type.shape), reversed(big.type.shape))
     if all(s == 1 or (s is not None and s == b) for s, b in pairs):
         return True
-    return small.ndim == big.ndim and same_shape(small, big, depth)
+    return small.ndim == big.ndim and same_shape(small, big)
 
 
 def at_least_as_known(a: Node, b: Node) -> bool:

@@ -3,13 +3,14 @@
 Each rule fires only when the result provably keeps the node's dtype and run-time shape
 (see `facts.py`), and never changes a NaN or infinity into something else:
 
-- `x * 1`, `x + 0`, `x + zeros_like(y)`, `x * ones_like(y)` -> x, `--x` -> x;
+- `x * 1`, `x + 0`, `x + zeros_like(y)`, `x * ones_like(y)` -> x, `--x` -> x, with
+  negations moved outwards first (`(-a) * b -> -(a * b)`, `sum(-x) -> -sum(x)`: exact);
 - `x * 0` and `x - x` -> zeros only for integer and boolean x: for floats, `inf * 0` and
   `inf - inf` are NaN, which zeros would hide;
 - `log(exp(x))` -> x always (it also turns exp's overflow into the right finite value);
   `exp(log(x))` -> x only where x is provably >= 0 (for x < 0 it is NaN);
-- `full_like(f(x))` -> `full_like(x)` when f keeps x's shape (it only reads the shape, so
-  f's result may then fuse or die);
+- `full_like(f(x))` -> `full_like(x)` and `shape(f(x))` -> `shape(x)` when f keeps x's
+  shape (they only read the shape, so f's result may then fuse or die);
 - `where(c, x, x)` -> x, casts to the same dtype, empty reductions, squeeze/expand pairs;
 - `sum_to(g, shape(x))` -> g when g provably has x's shape (gradient graphs are full of
   these), or a plain `sum` when both static shapes are known;
@@ -93,6 +94,24 @@ def double_negation(node):  # --x -> x
             return x
 
 
+@rule(binary.Multiply, binary.TrueDivide)
+def negation_outwards(node):  # (-a) * b -> -(a * b): exact, and lets --x cancel
+    if not is_float(node.dtype):
+        return None
+    match node.inputs:
+        case (Node(op=unary.Negative(), inputs=(a,)), b) if a.dtype == node.dtype:
+            return make(unary.Negative(), make(node.op, a, b))
+        case (a, Node(op=unary.Negative(), inputs=(b,))) if b.dtype == node.dtype:
+            return make(unary.Negative(), make(node.op, a, b))
+
+
+@rule(Sum)
+def sum_of_negation(node):  # sum(-x) -> -sum(x)
+    match node.inputs:
+        case (Node(op=unary.Negative(), inputs=(x,)),) if is_float(x.dtype):
+            return make(unary.Negative(), make(node.op, x))
+
+
 @rule(unary.Log)
 def log_exp(node):  # log(exp(x)) -> x
     match node.inputs:
@@ -136,6 +155,16 @@ def full_like_shape_source(node):  # full_like(f(g(x))) -> full_like(x) when f, 
         y = source
     if y is not node.inputs[0]:
         return make(node.op, y)
+
+
+@rule(Shape)
+def shape_source(node):  # shape(f(x)) -> shape(x) when f keeps x's shape
+    y = node.inputs[0]
+    if not isinstance(y.op, Elemwise):
+        return None
+    for x in y.inputs:
+        if x.ndim == y.ndim and same_shape(x, y):
+            return make(node.op, x)
 
 
 @rule(logic.Cast)

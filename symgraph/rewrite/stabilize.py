@@ -6,9 +6,13 @@ inf/NaN (or a result that lost its digits) into the correct finite value:
 - `log(1 + x) -> log1p(x)`, `exp(x) - 1 -> expm1(x)`, `log(1 + exp(x)) -> softplus(x)`;
 - `log(sigmoid(x)) -> -softplus(-x)`, `log(1 - sigmoid(x)) -> -softplus(x)`,
   `1 / (1 + exp(-x)) -> sigmoid(x)`;
+- in gradients of `log(y)` for y = softmax, exp or sigmoid (mathematically > 0):
+  `(a / y) * y -> a` and `y * (a / y - s) -> a - y * s`, so an underflowed y = 0 gives
+  the right finite gradient instead of 0 * inf = NaN;
 - `log(softmax(x)) -> log_softmax(x)`, `log(sum(exp(x))) -> logsumexp(x)`;
 - `-sum(one_hot(labels) * log_softmax(x), last axis)` -> the softmax cross-entropy op,
-  whose gradient is softmax - one_hot.
+  whose gradient is softmax - one_hot (masked to 0 for labels outside [0, classes),
+  which one_hot maps to a row of zeros).
 
 The patterns are the canonical forms (`x - 1` is `x + -1` by now, constants last).
 """
@@ -24,7 +28,7 @@ from symgraph.ops.reduce import Sum
 from symgraph.ops.shape import ExpandDims
 from symgraph.rewrite.engine import RuleSet
 from symgraph.rewrite.facts import constant_scalar, keeps_shape
-from symgraph.rewrite.nodes import make
+from symgraph.rewrite.nodes import constant_like, make
 from symgraph.rewrite.optional import op_class, when
 from symgraph.rewrite.simplify import rules as simplify_rules
 
@@ -117,6 +121,34 @@ def logsumexp_from_log(node):  # log(sum(exp(x))) -> logsumexp(x)
             return make(LogSumExp(axis, keepdims), x)
 
 
+def _positive(node: Node) -> bool:
+    """Mathematically > 0 everywhere (a 0 can only come from underflow)."""
+    return isinstance(node.op, (unary.Exp, unary.Sigmoid)) or (
+        Softmax is not None and type(node.op) is Softmax)
+
+
+@rule(binary.Multiply)
+def divide_then_multiply(node):  # (a / y) * y -> a for y = softmax, exp, sigmoid
+    for quotient, y in ((node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])):
+        match quotient:
+            case Node(op=binary.TrueDivide(), inputs=(a, divisor)) if (
+                    divisor is y and _positive(y) and keeps_shape(node, a)):
+                return a
+
+
+@rule(binary.Multiply)
+def softmax_gradient(node):  # y * (a / y - s) -> a - y * s for y = softmax, exp, sigmoid
+    for y, difference in ((node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])):
+        match difference:
+            case Node(op=binary.Subtract(), inputs=(
+                    Node(op=binary.TrueDivide(), inputs=(a, divisor)), s)) if (
+                    divisor is y and _positive(y) and a.dtype == node.dtype
+                    and s.dtype == node.dtype):
+                result = make(binary.Subtract(), a, make(binary.Multiply(), y, s))
+                if result.type == node.type:
+                    return result
+
+
 def _one_hot_labels(node: Node, classes: int | None) -> Node | None:
     """labels when node is `cast(expand_dims(labels, -1) == arange(classes))`, else None."""
     match node:
@@ -144,8 +176,19 @@ def softmax_cross_entropy(node):  # sum(one_hot(l) * log_softmax(x), -1) -> -sce
                 if (labels is not None and node.op.axis == (logp.ndim - 1,)
                         and hot.dtype == logp.dtype and product.type == logp.type
                         and labels.type.shape == logp.type.shape[:-1]):
-                    loss = make(SoftmaxCrossEntropy(), logp.inputs[0], labels)
-                    return make(unary.Negative(), loss)
+                    return make(unary.Negative(), _cross_entropy(logp.inputs[0], labels))
+
+
+def _cross_entropy(logits: Node, labels: Node) -> Node:
+    """The softmax cross-entropy op, 0 where a label is outside [0, classes) like the one_hot
+    formula it replaces (the op itself refuses such labels)."""
+    classes = logits.type.shape[-1]
+    low, high = constant_like(0, labels), constant_like(classes - 1, labels)
+    valid = make(logic.LogicalAnd(), make(logic.GreaterEqual(), labels, low),
+                 make(logic.LessEqual(), labels, high))
+    safe = make(binary.Minimum(), make(binary.Maximum(), labels, low), high)
+    loss = make(SoftmaxCrossEntropy(), logits, safe)
+    return make(logic.Where(), valid, loss, constant_like(0, logits))
 
 
 stabilize = rules.as_pass("stabilize", "log(1+x) -> log1p, log(softmax) -> log_softmax, ...")
