@@ -118,6 +118,10 @@ def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
     output_list = [as_variable(o) for o in output_list]
     pairs = _check_updates(updates)
     roots = output_list + [value for _, value in pairs]
+    if not all(isinstance(root, Node) for root in roots):  # eager tensors slip through as_variable
+        raise SymgraphError("function: an output or update is an eager tensor; a compiled "
+                            "function computes symbolic variables: use sg.constant(t.numpy()) "
+                            "for a fixed value, or sg.jit to compile eager code")
     pairs += _default_updates(roots, pairs)
     roots = output_list + [value for _, value in pairs]
     if givens:

@@ -17,6 +17,8 @@ Tensors are immutable values: an optimizer step makes new leaves (`(w - lr * w.g
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 import threading
 from typing import TYPE_CHECKING
 
@@ -67,8 +69,6 @@ class _SetGradMode:
         _mode.enabled = self.saved.pop()
 
     def __call__(self, fn: Any) -> Any:
-        import functools
-
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with _SetGradMode(self.enabled):
@@ -91,22 +91,31 @@ def enable_grad() -> _SetGradMode:
 
 class _Record:
     """One tape entry: `op` applied to `inputs` gave `out` (an array, or a tuple of arrays
-    for a multi-output op). backward() sets `inputs` to None when it frees the tape."""
+    for a multi-output op) of dtype `dtype`. `seq` orders entries by creation: an entry's
+    users all come later, so backward() can take entries latest first. `grad` collects the
+    output's gradient during backward(). backward() sets `inputs` to None when it frees
+    the tape."""
 
-    __slots__ = ("op", "inputs", "out")
+    __slots__ = ("op", "inputs", "out", "dtype", "seq", "grad")
 
-    def __init__(self, op: Op, inputs: tuple[Tensor, ...], out: Any) -> None:
+    def __init__(self, op: Op, inputs: tuple[Tensor, ...], out: Any, dtype: str | None) -> None:
         self.op = op
         self.inputs: tuple[Tensor, ...] | None = inputs
         self.out = out
+        self.dtype = dtype
+        self.seq = next(_SEQ)
+        self.grad: Any = None
+
+
+_SEQ = itertools.count()
 
 
 class Tensor(methods.TensorMethods):
     """An eager tensor: a NumPy value, and for values that need gradients, a tape entry.
 
-    Operators and methods come from the shared mixin (`x * y`, `x.sum()`, …) and go through
-    the same `sg.*` functions as symbolic variables. `==` is identity, as for variables;
-    elementwise equality is `sg.eq`.
+    Operators and methods come from the shared mixin (`x * y`, `x.sum()`, …) and use the
+    same ops as symbolic variables (arithmetic operators take a shortcut to `apply_eager`,
+    see below). `==` is identity, as for variables; elementwise equality is `sg.eq`.
     """
 
     __slots__ = ("_value", "_dtype", "requires_grad", "grad", "_record", "_index")
@@ -217,7 +226,7 @@ class Tensor(methods.TensorMethods):
         """
         seed = _seed(self, grad)
         for leaf, g in _backprop(self, seed, retain_graph).values():
-            leaf.grad = g if leaf.grad is None else _wrap(leaf.grad._value + g._value, g._dtype)
+            leaf.grad = g if leaf.grad is None else Tensor(leaf.grad._value + g._value, g._dtype)
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (`.grad = None` does the same)."""
@@ -255,18 +264,14 @@ class _TupleValue:
 
 # -- making tensors ----------------------------------------------------------------------
 
-_DTYPE_NAMES: dict[np.dtype, str] = {}
-
-
-def _dtype_name(dtype: np.dtype) -> str:
-    name = _DTYPE_NAMES.get(dtype)
-    if name is None:
-        name = _DTYPE_NAMES.setdefault(dtype, dtypes.as_dtype(dtype))
-    return name
-
-
-def _wrap(value: Any, dtype: str) -> Tensor:
-    return Tensor(value, dtype)
+def _array(data: Any, dtype: object = None) -> tuple[np.ndarray, str]:
+    """A private copy of `data` as an array of a supported dtype, and that dtype's name."""
+    array = np.array(data, dtype=None if dtype is None else dtypes.as_dtype(dtype))
+    if array.dtype == object:
+        raise errors.SymgraphError(
+            f"cannot make an eager tensor of {type(data).__name__} {data!r}")
+    name = dtypes.as_dtype(dtypes.name_of(array.dtype))  # float16 becomes float32
+    return (array if dtypes.name_of(array.dtype) == name else array.astype(name)), name
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: object = None) -> Tensor:
@@ -285,38 +290,37 @@ def tensor(data: Any, requires_grad: bool = False, dtype: object = None) -> Tens
     if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
         kind = np.asarray(data).dtype.kind
         dtype = config.floatX if kind == "f" else None
-    array = np.array(data, dtype=None if dtype is None else dtypes.as_dtype(dtype))
-    if array.dtype == object:
-        raise errors.SymgraphError(
-            f"sg.eager.tensor: cannot make a tensor of {type(data).__name__}")
-    name = _dtype_name(array.dtype)
-    if array.dtype.name != name:
-        array = array.astype(name)
+    array, name = _array(data, dtype)
     return Tensor(array, name).requires_grad_(requires_grad)
 
 
 def as_tensor(value: Any) -> Tensor:
     """An eager tensor of `value`: tensors pass through, arrays and numbers are wrapped.
 
-    A symbolic variable is refused: eager and symbolic values cannot meet in one expression.
+    A symbolic variable is refused (eager and symbolic values cannot meet in one
+    expression), unless it depends on constants only: then it is a value, computed now.
     """
     if type(value) is Tensor:
         return value
-    if isinstance(value, graph.Constant):  # a known value (from sg.constant in a function)
-        return Tensor(value.value, value.dtype)
+    if isinstance(value, graph.Node) and _is_known(value):
+        from symgraph.interpret import evaluate
+
+        (known,) = evaluate(graph.Graph([], [value]), [])
+        return Tensor(known, value.dtype)
     if isinstance(value, graph.Node):
         raise errors.SymgraphError(
             f"cannot mix symbolic variable {value!r} with eager tensors in one expression; "
             "inside sg.jit pass every tensor the function needs as an argument, or use "
             ".numpy() to turn an eager value into data for a symbolic graph")
-    array = np.array(value)  # a private copy: later edits by the caller cannot reach the tape
-    if array.dtype == object:
-        raise errors.SymgraphError(
-            f"cannot make an eager tensor of {type(value).__name__} {value!r}")
-    name = _dtype_name(array.dtype)
-    if array.dtype.name != name:
-        array = array.astype(name)
+    array, name = _array(value)  # a copy: later edits by the caller cannot reach the tape
     return Tensor(array, name)
+
+
+def _is_known(node: graph.Node) -> bool:
+    """Whether a symbolic value depends on constants only (`sg.constant(...)`, `sg.zeros(3)`),
+    so it is a value already and may join an eager expression. Inputs have none yet, and
+    shared variables (random streams among them) are state a compiled function updates."""
+    return all(type(leaf) is graph.Constant for leaf in graph.leaves([node]))
 
 
 # -- eager execution -------------------------------------------------------------------------
@@ -340,17 +344,22 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
     here, so it is written for speed: one loop over the arguments, a cached infer."""
     if type(op) is ops.TupleGet:
         return args[0].tensors[op.index]
-    values = []
-    signature = []
-    needs_grad = False
-    for a in args:
-        if type(a) is not Tensor:
-            return apply_eager(op, [as_tensor(a) for a in args])
-        values.append(a._value)
-        signature.append((a._dtype, a._value.shape))
-        needs_grad = needs_grad or a.requires_grad
+    if len(args) == 2 and type(args[0]) is Tensor and type(args[1]) is Tensor:
+        a, b = args  # the most common case, spelled out
+        values: Any = (a._value, b._value)
+        signature: Any = ((a._dtype, a._value.shape), (b._dtype, b._value.shape))
+        needs_grad = a.requires_grad or b.requires_grad
+    else:
+        values, signature, needs_grad = [], [], False
+        for a in args:
+            if type(a) is not Tensor:
+                return apply_eager(op, [as_tensor(a) for a in args])
+            values.append(a._value)
+            signature.append((a._dtype, a._value.shape))
+            needs_grad = needs_grad or a.requires_grad
+        signature = tuple(signature)
     try:
-        out_type, dtype, ufunc_dtype, floating = _infer(op, tuple(signature))
+        out_type, dtype, ufunc_dtype, floating = _infer(op, signature)
         if ufunc_dtype is not None:
             out = _ufunc(op, values, ufunc_dtype)
         else:
@@ -360,10 +369,10 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
     except (ValueError, IndexError) as error:
         shapes = ", ".join(f"{v.dtype}{list(v.shape)}" for v in values)
         raise errors.with_origin(errors.ShapeError(f"{op.name}: {error} (inputs: {shapes})"),
-                          graph.user_origin()) from None
+                                 graph.user_origin()) from None
     record = None
     if needs_grad and floating and _mode.enabled and op.differentiable:
-        record = _Record(op, tuple(args), out)
+        record = _Record(op, tuple(args), out, dtype)
     if dtype is None:  # a multi-output op
         return _TupleValue(tuple(_output(o, t.dtype, record, i)
                                  for i, (o, t) in enumerate(zip(out, out_type.types))))
@@ -407,7 +416,7 @@ def _checked(op: Op, out: Any, out_type: Any) -> Any:
     out = np.asarray(out)
     if dtypes.name_of(out.dtype) != out_type.dtype or not out_type.accepts_shape(out.shape):
         raise errors.SymgraphError(f"{op.name}: internal error: produced {out.dtype}"
-                            f"{list(out.shape)}, its type says {out_type}")
+                                   f"{list(out.shape)}, its type says {out_type}")
     return out
 
 
@@ -431,7 +440,7 @@ def _weak(value: Any, like: Tensor) -> Tensor | None:
     if type(value) is not float and type(value) is not int or like._dtype[0] != "f":
         return None
     key = (type(value), value, like._dtype)
-    held = _SCALARS.get(key)
+    held = _SCALARS.get(key) if value else None  # 0.0 == -0.0: zeros are not cached
     if held is None:
         try:
             held = Tensor(np.asarray(value, like._dtype), like._dtype)
@@ -492,95 +501,94 @@ def _seed(root: Tensor, grad: Any) -> Tensor:
     seed = as_tensor(grad)
     if seed.shape != root.shape:
         raise errors.ShapeError(f"backward: grad has shape {seed.shape}, the tensor {root.shape}")
-    return seed if seed._dtype == root._dtype else _wrap(
-        seed._value.astype(root._dtype), root._dtype)
-
-
-def _tape(root: Tensor) -> list[_Record]:
-    """The tape entries `root` depends on, inputs first (iterative: no recursion limit)."""
-    order: list[_Record] = []
-    seen: set[int] = set()
-    stack: list[tuple[_Record, int]] = [(root._record, 0)]
-    while stack:
-        record, index = stack.pop()
-        inputs = record.inputs
-        if inputs is None:
-            raise errors.GradientError(
-                f"backward: the tape through {record.op.name} was already freed by an earlier "
-                "backward(); pass retain_graph=True to the first backward() to go through "
-                "it twice, or recompute the forward pass")
-        if index < len(inputs):
-            stack.append((record, index + 1))
-            child = inputs[index]._record
-            if child is not None and id(child) not in seen:
-                seen.add(id(child))
-                stack.append((child, 0))
-        else:
-            order.append(record)
-    return order
+    if seed._dtype != root._dtype:
+        seed = Tensor(seed._value.astype(root._dtype), root._dtype)
+    return seed
 
 
 def _backprop(root: Tensor, seed: Tensor, retain_graph: bool) -> dict[int, tuple]:
     """Gradients of the leaves `root` depends on: `{id(leaf): (leaf, gradient)}`.
 
-    Each tape entry's op gives its inputs' gradients with `vjp`, the rule `sg.grad` uses;
-    `sum_like` undoes broadcasting and dtype promotion, as in `sg.grad`. Nothing computed
-    here is recorded."""
+    Tape entries are taken latest first (a heap on their creation order), so an entry's
+    gradient is complete when its turn comes. Each entry's op gives its inputs' gradients
+    with `vjp`, the rule `sg.grad` uses; `sum_like` undoes broadcasting and dtype promotion
+    as in `sg.grad`. Nothing computed here is recorded."""
     from symgraph.grad import sum_like
 
     if root._record is None:
         return {id(root): (root, seed)}
-    order = _tape(root)
-    pending: dict[int, Any] = {id(root._record): _slot(root, seed, None)}
     leaves: dict[int, tuple] = {}
-    with no_grad():
-        for record in reversed(order):
-            grad = pending.pop(id(record), None)
-            if grad is None:
-                continue
-            op = record.op
-            inputs = record.inputs
-            out = record.out
-            if type(out) is tuple:
-                output: Any = _TupleValue(tuple(Tensor(o, dtypes.name_of(o.dtype)) for o in out))
-            else:
-                output = Tensor(out, dtypes.name_of(out.dtype))
-            for x, gx in zip(inputs, op.vjp(inputs, output, grad)):
-                if gx is None or not x.requires_grad:
-                    continue
-                if type(gx) is not Tensor:
-                    gx = as_tensor(gx)
-                if gx._dtype != x._dtype or gx._value.shape != x._value.shape:
-                    gx = sum_like(gx, x, ())
-                    if gx._value.shape != x._value.shape:
-                        raise errors.GradientError(
-                            f"{op.name}: internal error: its gradient rule gave shape "
-                            f"{gx.shape} for an input of shape {x.shape}")
-                if x._record is None:
-                    held = leaves.get(id(x))
-                    leaves[id(x)] = (x, gx if held is None else _add(held[1], gx))
+    heap: list[tuple[int, _Record]] = []
+    _receive(root, seed, heap)
+    done = []
+    try:
+        with no_grad():
+            while heap:
+                record = heapq.heappop(heap)[1]
+                done.append(record)
+                grad, record.grad = record.grad, None
+                op = record.op
+                inputs = record.inputs
+                if inputs is None:
+                    raise errors.GradientError(
+                        f"backward: the tape through {op.name} was already freed by an "
+                        "earlier backward(); pass retain_graph=True to the first backward() "
+                        "to go through it twice, or recompute the forward pass")
+                out = record.out
+                if record.dtype is None:  # a multi-output op: a gradient per output
+                    output: Any = _TupleValue(tuple(Tensor(o, dtypes.name_of(o.dtype))
+                                                    for o in out))
+                    grad = tuple(grad.get(i) for i in range(len(out)))
                 else:
-                    key = id(x._record)
-                    pending[key] = _slot(x, gx, pending.get(key))
+                    output = Tensor(out, record.dtype)
+                for x, gx in zip(inputs, op.vjp(inputs, output, grad)):
+                    if gx is None or not x.requires_grad:
+                        continue
+                    if type(gx) is not Tensor:
+                        gx = as_tensor(gx)
+                    if gx._dtype != x._dtype or gx._value.shape != x._value.shape:
+                        gx = _fit(sum_like(gx, x, ()), x, op)
+                    if x._record is None:
+                        held = leaves.get(id(x))
+                        leaves[id(x)] = (x, gx if held is None else _add(held[1], gx))
+                    else:
+                        _receive(x, gx, heap)
+    except BaseException:
+        for record in done + [entry[1] for entry in heap]:
+            record.grad = None
+        raise
     if not retain_graph:
-        for record in order:
+        for record in done:
             record.inputs = None
             record.out = None
     return leaves
 
 
-def _slot(x: Tensor, g: Tensor, held: Any) -> Any:
-    """Accumulate g into what a record has received so far (a tuple for multi-output)."""
+def _receive(x: Tensor, g: Tensor, heap: list) -> None:
+    """Add g to the gradient x's tape entry has received (per output for multi-output ops),
+    queueing the entry the first time."""
+    record = x._record
+    held = record.grad
+    if held is None:
+        heapq.heappush(heap, (-record.seq, record))
     if x._index < 0:
-        return g if held is None else _add(held, g)
-    n = len(x._record.out)
-    parts = list(held) if held is not None else [None] * n
-    parts[x._index] = g if parts[x._index] is None else _add(parts[x._index], g)
-    return tuple(parts)
+        record.grad = g if held is None else _add(held, g)
+        return
+    parts = held if held is not None else {}  # output index -> gradient
+    part = parts.get(x._index)
+    parts[x._index] = g if part is None else _add(part, g)
+    record.grad = parts
+
+
+def _fit(g: Tensor, x: Tensor, op: Op) -> Tensor:
+    if g._value.shape != x._value.shape:
+        raise errors.GradientError(f"{op.name}: internal error: its gradient rule gave shape "
+                                   f"{g.shape} for an input of shape {x.shape}")
+    return g
 
 
 def _add(a: Tensor, b: Tensor) -> Tensor:
-    return _wrap(a._value + b._value, a._dtype)
+    return Tensor(a._value + b._value, a._dtype)
 
 
 def grad_of(output: Tensor, inputs: Sequence[Tensor], retain_graph: bool = False
@@ -592,5 +600,5 @@ def grad_of(output: Tensor, inputs: Sequence[Tensor], retain_graph: bool = False
     for x in inputs:
         held = found.get(id(x))
         results.append(held[1] if held is not None else
-                       _wrap(np.zeros(x.shape, x._dtype), x._dtype))
+                       Tensor(np.zeros(x.shape, x._dtype), x._dtype))
     return results

@@ -47,27 +47,45 @@ def _flatten(tree: Any, leaves: list[Any]) -> tuple:
     return ("leaf",)
 
 
-def _unflatten(structure: tuple, leaves: Any) -> Any:
-    """Rebuild a tree of `structure` from an iterator of leaves."""
+def _unflatten(structure: tuple, leaves: Any, statics: bool = True) -> Any:
+    """Rebuild a tree of `structure` from an iterator of leaves (static entries as they
+    were, or None when `statics` is False: a gradient tree has none for them)."""
     kind = structure[0]
     if kind == "leaf":
         return next(leaves)
     if kind == "static":
-        return structure[2]
+        return structure[2] if statics else None
     if kind is dict:
-        return {k: _unflatten(s, leaves) for k, s in zip(structure[1], structure[2])}
-    return kind(_unflatten(s, leaves) for s in structure[1])
+        return {k: _unflatten(s, leaves, statics) for k, s in zip(structure[1], structure[2])}
+    items = [_unflatten(s, leaves, statics) for s in structure[1]]
+    return kind(*items) if hasattr(kind, "_fields") else kind(items)  # namedtuples too
+
+
+def _names(structure: tuple, prefix: str) -> list[str]:
+    """A readable name per leaf of `structure` (`params['w']`, `arg1[0]`), in order."""
+    kind = structure[0]
+    if kind == "leaf":
+        return [prefix]
+    if kind == "static":
+        return []
+    if kind is dict:
+        labels = [f"{prefix}[{key!r}]" for key in structure[1]]
+        children = structure[2]
+    else:
+        children = structure[1]
+        labels = [f"{prefix}[{i}]" for i in range(len(children))]
+    return [name for label, child in zip(labels, children) for name in _names(child, label)]
 
 
 def _array(leaf: Any) -> np.ndarray:
     """A leaf's value: eager tensors give theirs, anything else goes through NumPy."""
-    if type(leaf).__name__ == "Tensor" and type(leaf).__module__ == "symgraph.eager":
+    if _is_eager(leaf):
         return leaf._value
     array = np.asarray(leaf)
     if array.dtype == object:
         raise SymgraphError(f"cannot use {type(leaf).__name__} {leaf!r} as an array argument")
     dtype = as_dtype(name_of(array.dtype))
-    return array if array.dtype.name == dtype else array.astype(dtype)
+    return array if name_of(array.dtype) == dtype else array.astype(dtype)
 
 
 # -- jit -------------------------------------------------------------------------------------
@@ -132,7 +150,11 @@ class Jitted:
         from symgraph.api.base import as_variable, tensor
         from symgraph.compile import function
 
-        inputs = [tensor(f"arg{i}", name_of(a.dtype), a.shape) for i, a in enumerate(arrays)]
+        (_, (positional, keywords)) = structure
+        names = [name for i, child in enumerate(positional[1]) for name in _names(child, f"arg{i}")]
+        names += [name for key, child in zip(keywords[1], keywords[2])
+                  for name in _names(child, key)]
+        inputs = [tensor(name, name_of(a.dtype), a.shape) for name, a in zip(names, arrays)]
         args, kwargs = _unflatten(structure, iter(inputs))
         try:
             result = self.fn(*args, **kwargs)
@@ -251,7 +273,7 @@ def _symbolic(fn: Callable, args: tuple, nums: tuple, argnums: Any, has_aux: boo
                                     f"values ({type(leaf).__name__}); pass arrays for all")
         wrt += leaves
     grads = iter(grad(value, wrt, disconnected="zero") if wrt else [])
-    trees = tuple(_unflatten(s, grads) for s in structures)
+    trees = tuple(_unflatten(s, grads, statics=False) for s in structures)
     return _pack(value, aux, has_aux), trees[0] if isinstance(argnums, int) else trees
 
 
@@ -283,5 +305,5 @@ def _eager(fn: Callable, args: tuple, nums: tuple, argnums: Any, has_aux: bool) 
         grads = iter(eager.grad_of(value, wrt))
     else:
         grads = iter(eager.as_tensor(np.zeros(x.shape, x.dtype)) for x in wrt)
-    trees = tuple(_unflatten(s, grads) for s in structures)
+    trees = tuple(_unflatten(s, grads, statics=False) for s in structures)
     return _pack(value.detach(), aux, has_aux), trees[0] if isinstance(argnums, int) else trees

@@ -195,8 +195,13 @@ def test_mixing_modes_is_refused():
             make()
     with pytest.raises(sg.SymgraphError, match="symbolic"):
         tensor(x)
-    # a constant is a value: public functions that build one work eagerly too
+    # a symbolic value made of constants only is a value: it joins eager expressions
     assert_same(t + sg.constant(np.float64(2.0)), np.full(3, 3.0))
+    known = sg.exp(sg.constant(np.zeros(3))) * 2.0
+    assert_same(known + t, np.full(3, 3.0))
+    assert_same(sg.maximum(t, known), np.full(3, 2.0))
+    with pytest.raises(sg.SymgraphError, match="cannot mix"):
+        t + sg.shared(np.ones(3)) * 1.0  # state: a compiled function's business
 
 
 def test_requires_grad_only_for_floats():
@@ -426,3 +431,35 @@ def test_multi_output_op_eager_matches_sg_grad(use):
     np.testing.assert_allclose(t.grad.numpy(), want, rtol=1e-14)
     expected = numeric_grad(lambda v: fn(tensor(v)).item(), [value])[0]
     np.testing.assert_allclose(t.grad.numpy(), expected, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore:overflow")  # NumPy warns casting 1e300 to float32, as here
+def test_weak_scalars_keep_signed_zeros_and_nan():
+    x = tensor([1.0, 2.0])
+    assert not np.signbit((x * 0.0).numpy()).any()
+    assert np.signbit((x * -0.0).numpy()).all()
+    assert np.isnan((x + float("nan")).numpy()).all()
+    assert (x + 1e300).dtype == sg.config.floatX  # weak: stays float32, overflows to inf
+    np.testing.assert_array_equal((x + 1e300).numpy(), [np.inf, np.inf])
+
+
+def test_deep_tapes_need_no_recursion():
+    x = tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x
+    for _ in range(5000):
+        y = y * 1.0001 + 0.0
+    sg.sum(y).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0001 ** 5000] * 2, rtol=1e-12)
+
+
+def test_compiled_functions_refuse_eager_tensors():
+    x = sg.vector("x", dtype="float64")
+    t = tensor(np.ones(3))
+    for make in (lambda: sg.function([x], t), lambda: sg.function([x], [x * 2, t]),
+                 lambda: sg.function([x], x, updates=[(sg.shared(np.ones(3)), t)])):
+        with pytest.raises(sg.SymgraphError, match="eager tensor"):
+            make()
+    with pytest.raises(sg.SymgraphError, match="inputs must be symbolic"):
+        sg.function([t], x)
+    with pytest.raises(sg.GradientError, match="symbolic"):
+        sg.grad(sg.sum(t), x)

@@ -1,6 +1,8 @@
 """sg.jit: tracing, output structures, the signature cache, control-flow errors, and
 sg.value_and_grad eagerly and under jit; logistic regression trained both ways."""
 
+import collections
+
 import numpy as np
 import pytest
 
@@ -38,6 +40,19 @@ def test_output_structures(rng):
     np.testing.assert_array_equal(out["parts"][1][1], k * 2)
 
 
+def test_namedtuple_arguments_and_keywords():
+    Pair = collections.namedtuple("Pair", "a b")
+
+    @sg.jit
+    def fn(pair, *, shift):
+        return Pair(pair.a + shift, pair.b * pair.a)
+
+    out = fn(Pair(np.ones(2), np.full(2, 3.0)), shift=np.float64(1.0))
+    assert isinstance(out, Pair)
+    np.testing.assert_array_equal(out.a, [2.0, 2.0])
+    np.testing.assert_array_equal(out.b, [3.0, 3.0])
+
+
 def test_cache_hits_and_retraces():
     calls = []
 
@@ -58,6 +73,15 @@ def test_cache_hits_and_retraces():
     assert (fn.trace_count, fn.hit_count) == (4, 3)
     assert fn.function_for(x3, 2).backend == sg.config.backend
     assert fn.__name__ == "fn"
+
+
+def test_inputs_are_named_by_their_place_in_the_arguments():
+    fn = sg.jit(lambda params, x, *, k: sg.sum(params["w"] * x) + params["b"][0] * k)
+    args = ({"w": np.ones(2), "b": (np.ones(()), 2.0)}, np.ones(2))
+    assert fn(*args, k=np.float64(2.0)) == 4.0
+    listing = str(fn.function_for(*args, k=np.float64(2.0)).unoptimized)
+    for name in ("arg0['w'] : float64[2]", "arg0['b'][0] : float64[]", "arg1 :", "k :"):
+        assert f"input {name}" in listing
 
 
 def test_backend_choice():
@@ -160,10 +184,20 @@ def test_value_and_grad_argnums_aux_and_untouched_inputs():
     np.testing.assert_array_equal(gx.numpy(), [1.5, 2.0])
     np.testing.assert_array_equal(gy.numpy(), [0.5, 1.0])
     assert x.grad is None  # the caller's tensors are left alone
+    jitted = sg.jit(sg.value_and_grad(fn, argnums=(0, 1), has_aux=True))
+    (value_j, aux_j), (gx_j, gy_j) = jitted(x, y, 0.5)
+    assert value_j == 5.5 and aux_j["doubled"] == 11.0
+    np.testing.assert_array_equal(gx_j, [1.5, 2.0])
+    np.testing.assert_array_equal(gy_j, [0.5, 1.0])
     _, gy_only = sg.value_and_grad(lambda a, b: sg.sum(b * b), argnums=-1)(x, y)
     np.testing.assert_array_equal(gy_only.numpy(), [6.0, 8.0])
     _, unused = sg.value_and_grad(lambda a, b: sg.sum(b))(np.ones(2), y)
     np.testing.assert_array_equal(unused.numpy(), [0.0, 0.0])  # not connected: zeros
+    for run in (lambda f: f, sg.jit):  # Python numbers are static: no gradient
+        _, grads = run(sg.value_and_grad(lambda p: sg.sum(p["w"] * p["k"])))(
+            {"w": np.ones(2), "k": 3.0})
+        assert grads["k"] is None
+        np.testing.assert_array_equal(np.asarray(grads["w"]), [3.0, 3.0])
 
 
 def test_value_and_grad_errors():
