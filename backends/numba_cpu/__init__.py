@@ -4,8 +4,9 @@ with `numba.njit`; the per-kind kernels are in `kernels/`.
 
 `lower(graph)` returns a runner `run(values) -> tuple of arrays` carrying `source` (the
 generated module), `cache_hit` (whether the machine code came from a cache instead of
-LLVM), `path` (the module's file, None when compiled in memory) and `fresh` (which
-outputs are new arrays that alias nothing, so `Function` can skip its alias checks).
+LLVM), `path` (the module's file, None when compiled in memory), `cache_entry` ("valid",
+"created", "repaired" or "memory": what the disk cache held) and `fresh` (which outputs are
+new arrays that alias nothing, so `Function` can skip its alias checks).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from symgraph.errors import LoweringError
 from symgraph.graph import Graph
 
 _FLAGS = dict(error_model="numpy", nogil=True)  # NumPy's division by zero; no fastmath
-_compiled: dict[str, tuple[Any, Any, Any]] = {}  # cache key -> dispatchers, for this process
+_compiled: dict[str, tuple[Any, Any, Any]] = {}  # name -> module, entry, entry_parallel  # cache key -> dispatchers, for this process
 _lock = threading.Lock()
 
 
@@ -52,12 +53,12 @@ def _dispatchers(module: pytypes.ModuleType, on_disk: bool) -> tuple[Any, Any]:
     return entry, parallel
 
 
-def _compile(graph: Graph, generated: Generated) -> tuple[Any, Any, Any, bool, str | None]:
-    module, path = cache.load(graph, generated.source)
+def _compile(graph: Graph, generated: Generated) -> tuple[Any, Any, Any, bool, str | None, str]:
+    module, path, status = cache.load(graph, generated.source)
     key = module.__name__
     with _lock:
         if key in _compiled:
-            return (*_compiled[key], True, path)
+            return (*_compiled[key], True, path, status)
     signature = _signature(graph, generated)
     for attempt in range(2):
         entry, parallel = _dispatchers(module, path is not None)
@@ -77,7 +78,7 @@ def _compile(graph: Graph, generated: Generated) -> tuple[Any, Any, Any, bool, s
     hit = sum(entry.stats.cache_hits.values()) > 0
     with _lock:
         _compiled[key] = (module, entry, parallel)
-    return module, entry, parallel, hit, path
+    return module, entry, parallel, hit, path, status
 
 
 class NumbaBackend:
@@ -88,13 +89,15 @@ class NumbaBackend:
 
     def lower(self, graph: Graph) -> Any:
         generated = generate(graph)
-        module, entry, parallel, hit, path = _compile(graph, generated)
+        module, entry, parallel, hit, path, status = _compile(graph, generated)
         run = module.make_runner(entry, parallel, generated.shared,
                                  [c.value for c in generated.constants], PARALLEL_THRESHOLD)
         run.source = generated.source
         run.cache_hit = hit
         run.path = path
+        run.cache_entry = status
         run.fresh = generated.fresh
+        run.entry = entry
         return run
 
 

@@ -86,8 +86,10 @@ def _write_atomically(path: str, text: str, replace: bool) -> None:
             os.unlink(temp)
 
 
-def ensure_file(path: str, text: str) -> bool:
-    """Make `path` hold `text`; returns whether a valid entry was already there."""
+def ensure_file(path: str, text: str) -> str:
+    """Make `path` hold `text`. Returns "valid" (it did already), "created" (it was
+    missing) or "repaired" (it held a truncated, corrupt or foreign text)."""
+    status = "created"
     for _ in range(3):
         try:
             with open(path, encoding="utf-8") as handle:
@@ -97,15 +99,13 @@ def ensure_file(path: str, text: str) -> bool:
         except (UnicodeDecodeError, ValueError):
             existing = ""
         if existing == text:
-            return True
-        if existing is not None and is_valid(existing):
-            # Intact but different: a key collision cannot happen with sha256, so this is
-            # a foreign file; replace it rather than trust it.
-            existing = ""
+            return "valid" if status == "created" and existing is not None else status
+        if existing is not None:
+            status = "repaired"  # never trust it, even when its own checksum holds
         _write_atomically(path, text, replace=existing is not None)
         with open(path, encoding="utf-8") as handle:
             if handle.read() == text:
-                return False
+                return status
     raise OSError(f"could not write the cache entry {path}")
 
 
@@ -126,28 +126,29 @@ def _exec_in_memory(name: str, source: str) -> types.ModuleType:
     return module
 
 
-def load(graph: Graph, source: str) -> tuple[types.ModuleType, str | None]:
-    """The generated module, imported from the disk cache (returns its path), or compiled
-    in memory when the cache directory cannot be written (path None)."""
+def load(graph: Graph, source: str) -> tuple[types.ModuleType, str | None, str]:
+    """The generated module, imported from the disk cache, or compiled in memory when the
+    cache directory cannot be written. Returns (module, path or None, entry status: see
+    `ensure_file`, or "memory")."""
     global _warned
     key = cache_key(graph, source)
     name = f"sg_{key}"
     if name in sys.modules and getattr(sys.modules[name], "__file__", None):
         module = sys.modules[name]
-        return module, module.__file__
+        return module, module.__file__, "valid"
     directory = os.path.join(config.cache_dir, "numba")
     path = os.path.join(directory, f"{name}.py")
     try:
         os.makedirs(directory, exist_ok=True)
-        ensure_file(path, entry_text(source))
+        status = ensure_file(path, entry_text(source))
     except OSError as error:
         if not _warned:
             _warned = True
             warnings.warn(f"symgraph: the cache directory {config.cache_dir!r} is not "
                           f"writable ({error}); compiling in memory without a disk cache. "
                           "Set SYMGRAPH_CACHE_DIR to a writable directory.", stacklevel=4)
-        return _exec_in_memory(name, source), None
-    return _import_file(name, path), path
+        return _exec_in_memory(name, source), None, "memory"
+    return _import_file(name, path), path, status
 
 
 def forget(path: str) -> None:

@@ -1,0 +1,277 @@
+"""The numba CPU backend: coverage of kernel kinds, generated code, semantics the op tables
+do not reach (run-time broadcasting, strides, reductions, views), the disk cache across
+processes, and thread safety. The op tables themselves run on numba through
+`helpers.BACKENDS`."""
+
+import gc
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+import symgraph as sg
+from backends import get as get_backend
+from backends.numba_cpu import cache
+from helpers import check_against_numpy, check_grad
+from symgraph.apply import apply
+from symgraph.ops.base import Op
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def all_op_classes(cls=Op):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from all_op_classes(sub)
+
+
+def test_backend_covers_every_kind_that_an_op_declares():
+    backend = get_backend("numba")
+    kinds = {c.kind for c in all_op_classes() if c.__module__.startswith("symgraph.")}
+    assert kinds - {"custom"} <= backend.kinds, kinds - backend.kinds
+    assert {"elemwise", "fused", "fused_reduce", "reduce", "sum_to", "view"} <= backend.kinds
+
+
+def test_missing_kind_is_a_lowering_error_naming_op_and_backend():
+    @dataclass(frozen=True)
+    class Mystery(Op):
+        """An op of a kind no backend implements (local, so other tests never see it)."""
+        kind: ClassVar[str] = "mystery"
+
+        def infer(self, x):
+            return x
+
+        def reference(self, x):
+            return x
+
+    x = sg.vector("x")
+    y = apply(Mystery(), x + 1)
+    with pytest.raises(sg.LoweringError, match=r"mystery: the numba backend has no kernel for "
+                                                r"kind 'mystery'.*test_numba.py:\d+"):
+        sg.function([x], y, backend="numba")
+    np.testing.assert_array_equal(sg.function([x], y, backend="python")(np.ones(2, "float32")),
+                                  [2, 2])
+    del Mystery, y
+    gc.collect()
+
+
+def test_source_is_a_real_module_file():
+    x = sg.vector("x", dtype="float64")
+    f = sg.function([x], sg.exp(x) + 1, backend="numba")
+    assert "def entry(" in f.source and "math.exp" in f.source or "exp_float64" in f.source
+    with open(f.runner.path) as handle:
+        assert handle.read().endswith(f.source)
+    assert f.runner.path.startswith(os.path.join(sg.config.cache_dir, "numba"))
+
+
+@pytest.mark.parametrize("dtype,wide", [("float32", False), ("float64", True)])
+def test_float32_loops_stay_float32(dtype, wide, tmp_path, monkeypatch):
+    monkeypatch.setattr(sg.config, "cache_dir", str(tmp_path))  # compile: the IR is kept
+    x = sg.vector("x", dtype=dtype)
+    y = x * 0.5 + sg.exp(x) * 2 - x / 3 + sg.sigmoid(x) + 1
+    f = sg.function([x], y, backend="numba")
+    ir = "".join(f.runner.entry.inspect_llvm().values())
+    assert ("double" in ir) == wide and ("fpext" in ir) is False
+    data = np.linspace(-3, 3, 7).astype(dtype)
+    np.testing.assert_allclose(f(data), sg.function([x], y, backend="python")(data), rtol=1e-6)
+
+
+def test_runtime_broadcast_of_unknown_length_one_and_mismatch():
+    x = sg.matrix("x")
+    y = sg.vector("y")
+    f = sg.function([x, y], x * 2 + y, backend="numba")
+    np.testing.assert_array_equal(f(np.ones((2, 3), "float32"), np.ones(1, "float32")),
+                                  np.full((2, 3), 3, "float32"))
+    np.testing.assert_array_equal(f(np.ones((1, 3), "float32"), np.arange(3, dtype="float32")),
+                                  [[2, 3, 4]])
+    with pytest.raises(sg.ShapeError, match=r"add: cannot broadcast.*test_numba.py:\d+"):
+        f(np.ones((2, 3), "float32"), np.ones(2, "float32"))
+
+
+def test_strided_transposed_and_empty_inputs(rng):
+    x = rng.standard_normal((6, 8))
+    fn = lambda a, b: sg.maximum(a, b) * 2 - sg.exp(a)  # noqa: E731
+    ref = lambda a, b: np.maximum(a, b) * 2 - np.exp(a)  # noqa: E731
+    check_against_numpy(fn, ref, [x[::2, ::-3], x[1::2, 1::3]])
+    check_against_numpy(fn, ref, [x.T, x.T[::-1]])
+    check_against_numpy(fn, ref, [np.ones((0, 3)), np.ones((1, 3))])
+    check_against_numpy(fn, ref, [np.float64(2.0), np.array([np.nan, 1.0, 3.0])])
+
+
+@pytest.mark.parametrize("axis,keepdims", [(None, False), (0, True), (1, False), ((0, 2), False),
+                                           (-1, True), ((), False)])
+def test_sum_reductions(axis, keepdims, rng):
+    x = rng.standard_normal((3, 4, 5))
+    fn = lambda a: sg.sum(a, axis=axis, keepdims=keepdims)  # noqa: E731
+    ref = lambda a: np.sum(a, axis=axis, keepdims=keepdims)  # noqa: E731
+    check_against_numpy(fn, ref, [x])
+    check_against_numpy(fn, ref, [x.astype("float32")], rtol=1e-5)
+    check_against_numpy(fn, ref, [(x > 0).astype("int8")])
+
+
+def test_sum_of_edge_cases():
+    check_against_numpy(lambda a: sg.sum(a), np.sum, [np.ones((0, 3))])
+    check_against_numpy(lambda a: sg.sum(a, axis=0), lambda a: np.sum(a, axis=0),
+                        [np.ones((0, 3), "float32")])
+    check_against_numpy(lambda a: sg.sum(a), np.sum, [np.array([True, False, True])])
+    check_against_numpy(lambda a: sg.sum(a), np.sum, [np.array(2.5)])
+    check_against_numpy(lambda a: sg.sum(a * 2), lambda a: np.sum(a * 2),
+                        [np.array([1.0, np.inf, np.nan])])
+
+
+def test_gradients_through_broadcasting_use_sum_to(rng):
+    check_grad(lambda a, b: a * b + sg.exp(b), [rng.standard_normal((3, 4)),
+                                               rng.standard_normal((4,))], backend="numba")
+    check_grad(lambda a, b: sg.sum(a * b, axis=1), [rng.standard_normal((2, 3)),
+                                                   rng.standard_normal((1, 3))], backend="numba")
+
+
+def test_shape_and_views(rng):
+    x = rng.standard_normal((3, 1, 4))
+    check_against_numpy(lambda a: sg.expand_dims(a, (0, 3)) * 1,
+                        lambda a: np.expand_dims(a, (0, 3)) * 1, [x])
+    check_against_numpy(lambda a: sg.squeeze(a, 1) + 1, lambda a: np.squeeze(a, 1) + 1, [x])
+    check_against_numpy(lambda a: sg.squeeze(a, (0, 1)), np.squeeze, [np.ones((1, 1))])
+    check_against_numpy(lambda a: sg.expand_dims(a, 0), lambda a: np.expand_dims(a, 0),
+                        [np.array(3.0)])
+    v = sg.tensor("v", dtype="float64", shape=(None, None, None))
+    f = sg.function([v], [sg.shape(v), sg.squeeze(v, 1)], backend="numba")
+    shape, squeezed = f(x[:, :, ::-1])
+    np.testing.assert_array_equal(shape, [3, 1, 4])
+    assert shape.dtype == np.int64
+    np.testing.assert_array_equal(squeezed, x[:, 0, ::-1])
+    with pytest.raises(sg.ShapeError, match="squeeze"):
+        f(np.ones((3, 2, 4)))
+
+
+def test_input_checks_and_aliasing_match_the_python_backend():
+    x = sg.matrix("x", dtype="float32", shape=(None, 3))
+    f = sg.function([x], [x * 2, x, x * 2], backend="numba")
+    with pytest.raises(TypeError, match="takes 1 input"):
+        f()
+    with pytest.raises(sg.DTypeError, match="input x: got float64"):
+        f(np.ones((2, 3)))
+    with pytest.raises(sg.ShapeError, match="input x: got a 1-d"):
+        f(np.ones(3, "float32"))
+    with pytest.raises(sg.ShapeError, match=r"got shape \(2, 4\)"):
+        f(np.ones((2, 4), "float32"))
+    data = np.ones((2, 3), "float32")
+    doubled, same, again = f(data)
+    same[0, 0] = 100
+    doubled[0, 0] = -1
+    assert data[0, 0] == 1 and again[0, 0] == 2
+    np.testing.assert_array_equal(f(np.ones((2, 3), "int16"))[0], np.full((2, 3), 2, "float32"))
+
+
+def test_updates_are_simultaneous():
+    a = sg.shared(np.float64(1.0), name="a")
+    b = sg.shared(np.arange(3.0), name="b")
+    x = sg.scalar("x", dtype="float64")
+    f = sg.function([x], a + sg.sum(b), updates=[(a, a + x), (b, b * a)], backend="numba")
+    assert f(10.0) == 4.0
+    assert a.get_value() == 11.0
+    np.testing.assert_array_equal(b.get_value(), [0, 1, 2])
+    f(0.0)
+    np.testing.assert_array_equal(b.get_value(), [0, 11, 22])
+
+
+def test_eight_threads_call_one_function():
+    x = sg.vector("x", dtype="float64")
+    y = sg.scalar("y", dtype="float64")
+    f = sg.function([x, y], sg.sum(sg.sin(x) * y), backend="numba")
+    data = np.linspace(0, 1, 101)
+    errors = []
+
+    def work(k):
+        for _ in range(200):
+            if not np.isclose(f(data, float(k)), np.sum(np.sin(data) * k)):
+                errors.append(k)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_unwritable_cache_dir_compiles_in_memory(tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    monkeypatch.setattr(sg.config, "cache_dir", str(blocker / "cache"))
+    monkeypatch.setattr(cache, "_warned", False)
+    x = sg.vector("x", dtype="float64")
+    with pytest.warns(UserWarning, match="not writable"):
+        f = sg.function([x], x * 3 - 1, backend="numba")
+    assert f.runner.path is None and f.cache_hit is False
+    np.testing.assert_array_equal(f(np.arange(3.0)), [-1, 2, 5])
+
+
+# -- the disk cache, seen from several processes -------------------------------------------
+
+SCRIPT = """
+import numpy as np, symgraph as sg
+x = sg.vector("x", dtype="float64")
+f = sg.function([x], sg.exp(x) * 2 + x, backend="numba")
+data = np.arange(4.0)
+assert np.allclose(f(data), np.exp(data) * 2 + data)
+print("HIT" if f.cache_hit else "MISS", f.runner.path, f.runner.cache_entry)
+"""
+
+
+def run_processes(cache_dir, count=1):
+    env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(cache_dir), PYTHONPATH=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-c", SCRIPT], env=env, cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(count)]
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        outputs.append(out.split())
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """A cache directory two processes compiled the same graph into at the same time."""
+    directory = tmp_path_factory.mktemp("numba-cache")
+    first, second = run_processes(directory, count=2)
+    assert first[1] == second[1]  # the same entry
+    assert {first[2], second[2]} <= {"created", "valid"}
+    return directory, first[1]
+
+
+def test_second_process_hits_the_disk_cache(shared_cache):
+    directory, path = shared_cache
+    ((status, again, entry),) = run_processes(directory)
+    assert (status, again, entry) == ("HIT", path, "valid")
+    with open(path) as handle:
+        assert cache.is_valid(handle.read())
+
+
+def test_corrupt_entries_are_detected_and_rebuilt(shared_cache):
+    directory, path = shared_cache
+    with open(path) as handle:
+        text = handle.read()
+    with open(path, "w") as handle:
+        handle.write(text[: len(text) // 2])  # a truncated write
+    assert not cache.is_valid(text[: len(text) // 2])
+    ((_, _, entry),) = run_processes(directory)
+    assert entry == "repaired"
+    with open(path) as handle:
+        assert handle.read() == text
+    # Damaged machine code (numba's index and data files) is dropped and compiled again.
+    for stale in os.listdir(os.path.join(directory, "numba", "__pycache__")):
+        if stale.startswith(os.path.basename(path)[:-3]) and not stale.endswith(".pyc"):
+            with open(os.path.join(directory, "numba", "__pycache__", stale), "wb") as handle:
+                handle.write(b"garbage")
+    ((status, _, entry),) = run_processes(directory)
+    assert (status, entry) == ("MISS", "valid")
+    ((status, _, _),) = run_processes(directory)
+    assert status == "HIT"
