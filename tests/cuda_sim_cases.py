@@ -1,0 +1,253 @@
+"""The cuda backend on the simulator: kernels the op tables do not reach (fused kinds, every
+reducer, matmul), memory (pool reuse, shared variables on the device), errors, and an MLP
+training step against the python backend.
+
+Not collected by default (its name has no test_ prefix): tests/test_cuda.py runs it in a
+subprocess with NUMBA_ENABLE_CUDASIM=1, because the simulator is chosen at import time.
+"""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import sys
+
+import numpy as np
+import pytest
+
+import symgraph as sg
+from backends.numba_cuda import codegen, device
+from symgraph.apply import apply
+from symgraph.ops.base import Op, TupleGet
+from symgraph.ops.binary import Multiply, Subtract
+from symgraph.ops.fused import Fused, FusedReduce
+from symgraph.ops.logic import FullLike
+from symgraph.ops.reduce import Reduce, Sum
+from symgraph.ops.unary import Exp
+from symgraph.types import TensorType
+
+# The simulator runs a CUDA thread per Python thread; its barriers wait for thread switches.
+sys.setswitchinterval(5e-5)
+
+
+def both(inputs, outputs, values, **tol):
+    """Run on cuda and python; values, dtypes and shapes must agree."""
+    got = sg.function(inputs, outputs, backend="cuda")(*values)
+    want = sg.function(inputs, outputs, backend="python")(*values)
+    for g, w in zip(got if isinstance(got, list) else [got], want if isinstance(want, list)
+                    else [want]):
+        assert g.dtype == w.dtype and g.shape == w.shape, (g.dtype, g.shape, w.dtype, w.shape)
+        np.testing.assert_allclose(g, w, equal_nan=True, **(tol or dict(rtol=2e-6)))
+
+
+@dataclass(frozen=True)
+class Max(Reduce):
+    def reference(self, x):
+        return np.asarray(np.max(x, axis=self.axis, keepdims=self.keepdims))
+
+
+@dataclass(frozen=True)
+class Min(Reduce):
+    def reference(self, x):
+        return np.asarray(np.min(x, axis=self.axis, keepdims=self.keepdims))
+
+
+@dataclass(frozen=True)
+class Prod(Reduce):
+    def out_dtype(self, dtype):
+        return np.prod(np.ones(1, dtype)).dtype.name
+
+    def reference(self, x):
+        return np.asarray(np.prod(x, axis=self.axis, keepdims=self.keepdims))
+
+
+@dataclass(frozen=True)
+class All(Reduce):
+    def out_dtype(self, dtype):
+        return "bool"
+
+    def reference(self, x):
+        return np.asarray(np.all(x, axis=self.axis, keepdims=self.keepdims))
+
+
+@dataclass(frozen=True)
+class Any(Reduce):
+    def out_dtype(self, dtype):
+        return "bool"
+
+    def reference(self, x):
+        return np.asarray(np.any(x, axis=self.axis, keepdims=self.keepdims))
+
+
+@dataclass(frozen=True)
+class MatMul(Op):
+    """A stand-in with the matmul kind's interface (the real op lands with branch ops-a)."""
+    transpose_a: bool = False
+    transpose_b: bool = False
+    kind: ClassVar[str] = "matmul"
+
+    def infer(self, a, b):
+        shape = self.reference(np.zeros([d or 1 for d in a.shape], a.dtype),
+                               np.zeros([d or 1 for d in b.shape], b.dtype)).shape
+        return TensorType(np.result_type(a.dtype, b.dtype).name, (None,) * len(shape))
+
+    def reference(self, a, b):
+        a = np.swapaxes(a, -1, -2) if self.transpose_a else a
+        b = np.swapaxes(b, -1, -2) if self.transpose_b else b
+        return np.asarray(np.matmul(a, b))
+
+
+REDUCERS = [Sum, Max, Min, Prod, All, Any]
+AXES = [(), (0,), (1,), (2,), (0, 2), (0, 1, 2)]
+
+
+@pytest.mark.parametrize("reducer", REDUCERS, ids=[r.__name__ for r in REDUCERS])
+@pytest.mark.parametrize("axis", AXES, ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_every_reducer_over_any_axes(reducer, axis, keepdims, rng):
+    x = rng.uniform(0.5, 1.5, (3, 4, 5)).astype("float32")[::-1, :, ::2]  # negative strides
+    t = sg.tensor("x", dtype="float32", shape=(None,) * 3)
+    both([t], apply(reducer(axis, keepdims), t), [x], rtol=3e-6)
+
+
+def test_reductions_larger_than_one_launch(rng):
+    x = rng.standard_normal((9, 300))  # more rows than blocks, more columns than threads
+    t = sg.tensor("x", dtype="float64", shape=(None, None))
+    both([t], [apply(Sum((1,)), t), apply(Max((0,)), t), apply(Sum((0, 1)), t)], [x],
+         rtol=1e-12)
+
+
+def test_reduction_dtypes_nan_and_empty():
+    i = sg.tensor("i", dtype="int32", shape=(None,))
+    both([i], apply(Sum((0,)), i), [np.arange(-5, 70, dtype="int32")])
+    b = sg.tensor("b", dtype="bool", shape=(None,))
+    both([b], [apply(Sum((0,)), b), apply(Any((0,)), b), apply(All((0,)), b)],
+         [np.array([True, False, True])])
+    x = sg.tensor("x", dtype="float32", shape=(None,))
+    both([x], [apply(Max((0,)), x), apply(Min((0,)), x)],
+         [np.array([1, np.nan, -np.inf], "float32")])
+    both([x], apply(Sum((0,)), x), [np.zeros(0, "float32")])
+    with pytest.raises(sg.ShapeError, match="empty"):
+        sg.function([x], apply(Max((0,)), x), backend="cuda")(np.zeros(0, "float32"))
+
+
+def test_fused_outputs_of_different_shapes(rng):
+    x = sg.tensor("x", dtype="float32", shape=(None, None))
+    y = sg.tensor("y", dtype="float32", shape=(None,))
+    op = Fused(((Exp(), (0,)), (Multiply(), (1, 1)), (Subtract(), (2, 3))), (3, 4, 2))
+    node = apply(op, x, y)
+    outs = [apply(TupleGet(k), node) for k in range(3)]
+    xv = rng.standard_normal((3, 4)).astype("float32")
+    both([x, y], outs, [xv, rng.standard_normal(4).astype("float32")])
+
+
+def test_fused_reduce_is_one_kernel(rng):
+    x = sg.tensor("x", dtype="float32", shape=(None, None))
+    m = sg.tensor("m", dtype="float32", shape=(None, 1))
+    op = FusedReduce(((Subtract(), (0, 1)), (Exp(), (2,))), (3,), reduce=Sum((1,), True))
+    xv = rng.standard_normal((6, 70)).astype("float32")
+    both([x, m], apply(op, x, m), [xv, xv.max(axis=1, keepdims=True)], rtol=1e-5)
+
+
+def test_typed_literals_in_generated_source():
+    text, _ = codegen.source("elemwise", program=((FullLike(0.5, "float32"), (0,)),),
+                             outputs=(1,), in_dtypes=("float32",), modes=("flat",), ndim=1)
+    assert "np.float32(0.5)" in text and " 0.5" not in text
+
+
+@pytest.mark.parametrize("shapes,flags", [
+    (((3, 4), (4, 5)), (False, False)), (((2, 3, 4), (4, 5)), (False, False)),
+    (((4,), (4, 5)), (False, False)), (((3, 4), (4,)), (False, False)),
+    (((2, 1, 4, 3), (3, 4, 5)), (True, False)), (((3, 9), (5, 9)), (False, True)),
+    (((0, 4), (4, 2)), (False, False)), (((3, 0), (0, 2)), (False, False)),
+])
+def test_tiled_matmul(shapes, flags, rng):
+    a = rng.standard_normal(shapes[0])
+    b = rng.standard_normal(shapes[1])
+    ta = sg.tensor("a", dtype="float64", shape=(None,) * a.ndim)
+    tb = sg.tensor("b", dtype="float64", shape=(None,) * b.ndim)
+    both([ta, tb], apply(MatMul(*flags), ta, tb), [a, b], rtol=1e-12)
+    ia = sg.tensor("ia", dtype="int32", shape=(None,) * a.ndim)
+    both([ia, tb], apply(MatMul(*flags), ia, tb), [(a * 5).astype("int32"), b], rtol=1e-12)
+
+
+def test_pool_reuses_buffers_across_calls(rng):
+    x = sg.tensor("x", dtype="float32", shape=(None, None))
+    f = sg.function([x], sg.sum(sg.exp(x) * 2 + x, axis=0) * 3, backend="cuda")
+    xv = rng.standard_normal((4, 5)).astype("float32")
+    first = f(xv)
+    np.testing.assert_allclose(f(xv), first)  # the pool now also covers a second output
+    before = device.POOL.allocated
+    for _ in range(3):
+        np.testing.assert_allclose(f(xv), first)
+    assert device.POOL.allocated == before
+
+
+def test_shared_variables_stay_on_the_device(monkeypatch):
+    w = sg.shared(np.ones(3, "float32"), name="w")
+    x = sg.tensor("x", dtype="float32", shape=(None,))
+    f = sg.function([x], sg.sum(w * x), updates=[(w, w + x)], backend="cuda")
+    uploads = []
+    original = device.upload
+    monkeypatch.setattr(device, "upload", lambda a, *k: uploads.append(a.shape) or original(a))
+    assert f(np.ones(3, "float32")) == 3
+    assert f(np.ones(3, "float32")) == 6
+    assert uploads == [(3,)]  # w once: the update's device result is reused
+    np.testing.assert_array_equal(w.get_value(), [3, 3, 3])
+    w.set_value(np.zeros(3, "float32"))  # a host set_value must be noticed
+    assert f(np.ones(3, "float32")) == 0
+    assert uploads == [(3,), (3,)]
+    np.testing.assert_array_equal(w.get_value(), [1, 1, 1])
+
+
+def test_missing_kind_is_a_lowering_error():
+    @dataclass(frozen=True)
+    class Mystery(Op):
+        def infer(self, x):
+            return x
+
+    x = sg.tensor("x", dtype="float32", shape=(None,))
+    with pytest.raises(sg.LoweringError, match="mystery: the cuda backend has no kernel"):
+        sg.function([x], apply(Mystery(), x), backend="cuda")
+
+
+def test_index_out_of_bounds_is_reported():
+    x = sg.tensor("x", dtype="float32", shape=(None,))
+    i = sg.tensor("i", dtype="int64", shape=(None,))
+    f = sg.function([x, i], x[i], backend="cuda")
+    np.testing.assert_array_equal(f(np.arange(4, dtype="float32"), np.array([3, -4])), [3, 0])
+    with pytest.raises(IndexError, match="out of bounds"):
+        f(np.arange(4, dtype="float32"), np.array([4]))
+
+
+def _mlp_step(params, x, labels, lr):
+    """One SGD step of a 2-layer MLP written with broadcasting (matmul = sum of products)."""
+    w1, b1, w2, b2 = params
+    h = sg.maximum(sg.sum(sg.expand_dims(x, 2) * w1, axis=1) + b1, 0)
+    logits = sg.sum(sg.expand_dims(h, 2) * w2, axis=1) + b2
+    shifted = logits - sg.expand_dims(sg.sum(logits, axis=1), 1) / 3
+    log_probs = shifted - sg.expand_dims(sg.log(sg.sum(sg.exp(shifted), axis=1)), 1)
+    loss = -sg.sum(log_probs * labels) / 8
+    grads = sg.grad(loss, list(params))
+    return loss, [(p, p - lr * g) for p, g in zip(params, grads)]
+
+
+def test_mlp_training_step_matches_python(rng):
+    init = [rng.standard_normal((5, 6)) * 0.5, np.zeros(6), rng.standard_normal((6, 3)) * 0.5,
+            np.zeros(3)]
+    xv = rng.standard_normal((8, 5)).astype("float32")
+    labels = np.eye(3, dtype="float32")[rng.integers(0, 3, 8)]
+    results = {}
+    for backend in ("python", "cuda"):
+        params = [sg.shared(p.astype("float32")) for p in init]
+        x = sg.tensor("x", dtype="float32", shape=(None, 5))
+        y = sg.tensor("y", dtype="float32", shape=(None, 3))
+        loss, updates = _mlp_step(params, x, y, np.float32(0.5))
+        step = sg.function([x, y], loss, updates=updates, backend=backend)
+        losses = [step(xv, labels) for _ in range(3)]
+        results[backend] = losses, [p.get_value() for p in params]
+    (lp, pp), (lc, pc) = results["python"], results["cuda"]
+    assert lc[2] < lc[0] and all(v.dtype == np.float32 for v in lc)
+    np.testing.assert_allclose(lc, lp, rtol=1e-5)
+    for a, b in zip(pc, pp):
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
