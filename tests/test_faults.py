@@ -185,3 +185,99 @@ def test_concurrent_updates_are_serialized(backend):
     np.testing.assert_array_equal(count.get_value(), np.full(3, 200.0))
     # each call saw the state the previous one left: every total 0, 3, …, 597 exactly once
     assert sorted(v for per_thread in seen for v in per_thread) == [3.0 * i for i in range(200)]
+
+
+# -- the numba disk cache: full disk, hostile entries, concurrent compiles ----------------------
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    from backends.numba_cpu import cache
+
+    monkeypatch.setattr(sg.config, "cache_dir", str(tmp_path))
+    monkeypatch.setattr(cache, "_warned", False)
+    return tmp_path
+
+
+def test_full_disk_compiles_in_memory(fresh_cache, monkeypatch):
+    import errno
+
+    from backends.numba_cpu import cache
+
+    def no_space(path, text, replace):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    monkeypatch.setattr(cache, "_write_atomically", no_space)
+    x = sg.vector("x", dtype="float64")
+    with pytest.warns(UserWarning, match="No space left"):
+        f = sg.function([x], x * 7 + 0.25, backend="numba")
+    assert f.runner.path is None
+    np.testing.assert_array_equal(f(np.arange(3.0)), [0.25, 7.25, 14.25])
+
+
+HOSTILE_SCRIPT = """
+import numpy as np, symgraph as sg
+x = sg.vector("x", dtype="float64")
+f = sg.function([x], sg.exp(x) * 3 - x, backend="numba")
+assert np.allclose(f(np.arange(4.0)), np.exp(np.arange(4.0)) * 3 - np.arange(4.0))
+print(f.runner.path, f.runner.cache_entry)
+"""
+
+
+def _in_process(cache_dir):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(cache_dir), PYTHONPATH=root)
+    done = subprocess.run([sys.executable, "-c", HOSTILE_SCRIPT], env=env, cwd=root, text=True,
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_foreign_entry_with_a_valid_checksum_is_replaced_not_run(tmp_path):
+    from backends.numba_cpu import cache
+
+    path, status = _in_process(tmp_path)
+    assert status in ("created", "valid")
+    marker = tmp_path / "executed"
+    evil = f"open({str(marker)!r}, 'w').write('pwned')\n"
+    with open(path, "w") as handle:
+        handle.write(cache.entry_text(evil))  # intact by its own checksum, but not ours
+    assert cache.is_valid(cache.entry_text(evil))
+    path_again, status = _in_process(tmp_path)
+    assert (path_again, status) == (path, "repaired")
+    assert not marker.exists()
+
+
+def test_eight_threads_compile_one_new_graph_at_once(fresh_cache):
+    x = sg.vector("x", dtype="float64")
+    out = sg.tanh(x) * 5 + sg.sum(x)
+    data = np.linspace(-1, 1, 7)
+    results = _in_threads(lambda k: sg.function([x], out, backend="numba")(data))
+    for got in results:
+        np.testing.assert_allclose(got, np.tanh(data) * 5 + data.sum(), rtol=1e-12)
+    entries = [p for p in os.listdir(fresh_cache / "numba") if p.endswith(".py")]
+    assert len(entries) == 1
+
+
+# -- regressions found by these tests -----------------------------------------------------------
+
+def test_regression_string_input_is_a_dtype_error_naming_the_input():
+    # was: TypeError "did not understand one of the types; 'None' not accepted" from NumPy
+    x = sg.vector("x", dtype="float64")
+    f = sg.function([x], x + 1, backend="python")
+    with pytest.raises(sg.DTypeError, match="input x: got str32 data, declared float64"):
+        f(np.array(["a", "b"]))
+
+
+def test_regression_optimizer_on_gradient_of_a_70_link_chain():
+    # was: AssertionError "rewrite rules keep rewriting full_like: a loop?" — the gradient's
+    # seed full_like(sin(sin(…x))) was simplified one link per nested rewrite (limit 64)
+    x = sg.scalar("x", dtype="float64")
+    y = x
+    for _ in range(70):
+        y = sg.sin(y)
+    f = sg.function([x], sg.grad(y, x), backend="python")
+    xs, d = 0.3, 1.0
+    for _ in range(70):
+        d *= np.cos(xs)
+        xs = np.sin(xs)
+    np.testing.assert_allclose(f(0.3), d, rtol=1e-12)
