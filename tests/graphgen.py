@@ -28,8 +28,8 @@ UNARY_FLOAT = ("exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tan
                "arcsin", "arcsinh", "sinh", "cosh", "erf", "erfc", "sigmoid", "softplus",
                "floor", "ceil", "round", "trunc", "reciprocal")
 UNARY_ANY = ("negative", "abs", "sign", "square")
-BINARY_NUM = ("add", "subtract", "multiply", "maximum", "minimum")
-BINARY_FLOAT = ("true_divide", "power", "arctan2", "floor_divide", "mod")
+BINARY_NUM = ("add", "subtract", "multiply", "maximum", "minimum", "floor_divide", "mod")
+BINARY_FLOAT = ("true_divide", "power", "arctan2")  # int ** negative int: see the report
 COMPARE = ("less", "less_equal", "greater", "greater_equal", "eq", "neq")
 LOGIC = ("logical_and", "logical_or")
 BITWISE = ("bitwise_and", "bitwise_or", "bitwise_xor")

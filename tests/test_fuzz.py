@@ -7,6 +7,10 @@ cores); `python -m benchmarks.soak` runs the same properties for as long as you 
 Every bug these found is pinned by a plain named test at the end of this file.
 """
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +26,9 @@ def ci(examples: int):
                     suppress_health_check=list(HealthCheck), print_blob=True)
 
 
-FUZZ_BUDGET = {"python": 150, "numba": 30, "grad": 25}
+# numba gradients compile slowly (several seconds per graph): they run in the soak only.
+FUZZ_BUDGET = {"python": 150, "numba": 30, "grad": 40, "cuda_sim": 25}
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @ci(FUZZ_BUDGET["python"])
@@ -43,6 +49,16 @@ def test_random_programs_agree_numba(program):
                          max_leaves=2, max_steps=5))
 def test_random_gradients_match_finite_differences(program):
     graphcheck.check_gradients(program)
+
+
+def test_random_programs_agree_cuda_simulator():
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1",
+               PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
+    done = subprocess.run([sys.executable, "tests/fuzz_cuda_sim.py", str(FUZZ_BUDGET["cuda_sim"])],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    ran = int(done.stdout.split("ran=")[1].split()[0])
+    assert ran >= FUZZ_BUDGET["cuda_sim"] // 2  # most programs must really run on the device
 
 
 # -- the oracle itself can fail ----------------------------------------------------------------
