@@ -94,3 +94,20 @@ def test_program_prints_a_runnable_reproducer():
     (value,) = program.data()
     np.testing.assert_allclose(sg.function(inputs, out)(value),
                                np.exp(value).sum(-1, keepdims=True))
+
+
+# -- regressions: bugs the fuzzer found, each as a plain test --------------------------------
+
+@pytest.mark.parametrize("optimize", [True, False])
+def test_regression_numba_output_that_is_a_folded_constant(optimize):
+    # was: LoweringError "numba could not compile the generated module … name 'v1' is not
+    # defined": a constant used only as an output (here the folded gradient of a linear
+    # function) was not passed to the generated entry. Found by the numba gradient fuzz.
+    x = sg.scalar("x", dtype="float64")
+    f = sg.function([x], [sg.grad((x + x) * 0.125 + (x + x) * -0.25, x), x + 1,
+                          sg.constant(np.arange(3.0)) * 2.0], backend="numba", optimize=optimize)
+    slope, plus, folded = f(0.5)
+    assert slope == -0.25 and plus == 1.5
+    np.testing.assert_array_equal(folded, [0.0, 2.0, 4.0])
+    folded[0] = 99.0  # the caller's copy: the constant inside the function is untouched
+    np.testing.assert_array_equal(f(0.5)[2], [0.0, 2.0, 4.0])

@@ -120,10 +120,10 @@ def generate(graph: Graph) -> Generated:
             body += KINDS[node.op.kind](node, names)
         except LoweringError as error:
             raise with_origin(error, node.origin) from None
-    text = "\n".join(body)
+    outputs = [names[o] for o in graph.outputs]
+    text = "\n".join(body + outputs)  # a constant may be used only as an output (folded)
     used = [c for c in constants if re.search(rf"\b{names[c]}\b", text)]
     params = [names[n] for n in graph.inputs] + [names[n] for n in shared + used]
-    outputs = [names[o] for o in graph.outputs]
     seen: set[Node] = set()
     fresh = []
     for o in graph.outputs:
