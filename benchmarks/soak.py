@@ -50,11 +50,12 @@ PROPERTIES: dict[str, tuple[Any, Callable, int]] = {
               _differential(("numba_opt",)), 20),
     "gradients": (graphgen.programs(families=graphgen.SMOOTH, dtypes=("float64",),
                                     specials=False, max_leaves=2, max_steps=6),
-                  _gradients(("python", "numba")), 20),
+                  _gradients(("python", "numba")), 5),
 }
 
 
-def run_batch(name: str, batch_seed: int, examples: int, stats: dict, failures: dict) -> None:
+def run_batch(name: str, batch_seed: int, examples: int, stats: dict, failures: dict,
+              deadline: float | None = None) -> None:
     strategy, check, _ = PROPERTIES[name]
 
     @seed(batch_seed)
@@ -62,13 +63,17 @@ def run_batch(name: str, batch_seed: int, examples: int, stats: dict, failures: 
               suppress_health_check=list(HealthCheck))
     @given(strategy)
     def prop(program: graphgen.Program) -> None:
+        if deadline and time.monotonic() > deadline:
+            return  # out of time: let the batch run out without checking more programs
         try:
             stats[name][check(program)] += 1
         except Exception as error:  # keep going: one reproducer per distinct failure
             stats[name]["failed"] += 1
             text = str(error).strip()
             key = (name, text.splitlines()[0][:160] if text else type(error).__name__)
-            failures.setdefault(key, f"{type(error).__name__}: {text}\n{program}")
+            if key not in failures:
+                failures[key] = f"{type(error).__name__}: {text}\n{program}"
+                print(f"\n===== new failure in {name}\n{failures[key][:4000]}\n", flush=True)
 
     prop()
 
@@ -94,13 +99,14 @@ def main(argv: list[str] | None = None) -> int:
             break
         for name in pending:
             per_batch = min(PROPERTIES[name][2], args.examples - sum(stats[name].values()))
-            run_batch(name, args.seed * 1_000_003 + batch, per_batch, stats, failures)
+            run_batch(name, args.seed * 1_000_003 + batch, per_batch, stats, failures, deadline)
         batch += 1
         done = ", ".join(f"{n}: {dict(stats[n])}" for n in names)
         print(f"[{time.monotonic() - start:7.1f}s] {done}; {len(failures)} distinct failures",
               flush=True)
-    for (name, headline), detail in failures.items():
-        print(f"\n===== {name}: {headline}\n{detail[:4000]}")
+    print(f"\n{len(failures)} distinct failures:")
+    for name, headline in failures:
+        print(f"  {name}: {headline}")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"seed": args.seed, "seconds": round(time.monotonic() - start, 1),

@@ -111,3 +111,17 @@ def test_regression_numba_output_that_is_a_folded_constant(optimize):
     np.testing.assert_array_equal(folded, [0.0, 2.0, 4.0])
     folded[0] = 99.0  # the caller's copy: the constant inside the function is untouched
     np.testing.assert_array_equal(f(0.5)[2], [0.0, 2.0, 4.0])
+
+
+@pytest.mark.parametrize("optimize", [True, False])
+def test_regression_reshape_of_reshape_keeps_static_shape_and_size_check(optimize):
+    # was: AssertionError "rule simplify.reshape_reshape changed reshape{shape=(-1,)} :
+    # float64[16] into float64[?]" (found by the python-optimized fuzz: outer() flattens
+    # a reshaped value); the rewrite would also have dropped the inner size check.
+    x = sg.tensor("x", dtype="float64", shape=(None, None))
+    flat = sg.reshape(sg.reshape(x, (2, 8)), (-1,))
+    assert flat.type.shape == (16,)
+    f = sg.function([x], flat, backend="python", optimize=optimize)
+    np.testing.assert_array_equal(f(np.arange(16.0).reshape(4, 4)), np.arange(16.0))
+    with pytest.raises(sg.ShapeError, match=r"into shape \(2, 8\)"):
+        f(np.ones((3, 5)))

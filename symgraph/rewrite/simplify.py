@@ -279,7 +279,13 @@ def reshape_reshape(node):  # reshape(reshape(x, s1), s2) -> reshape(x, s2)
     match node.inputs:
         case (Node(op=inner, inputs=(x, *rest)), *own) if type(inner) is Reshape and (
                 len(rest) == len(own)):
-            return make(node.op, x, *own)
+            # Only when dropping s1 drops no run-time size check (s1 is a flatten, or every
+            # size in s2 is known) and no statically known dimension.
+            if inner.shape != (-1,) and not all(d is not None and d >= 0 for d in node.op.shape):
+                return None
+            new = make(node.op, x, *own)
+            if all(a is None or a == b for a, b in zip(node.type.shape, new.type.shape)):
+                return new
 
 
 @rule(Reshape)
