@@ -212,18 +212,24 @@ def _elemwise(draw: Any, types: list) -> Step | None:
             return Step("where", (c, i, j))
     if kind == 9 and t.dtype != "bool" and _known(t):
         shape = _broadcastable(draw, t.shape)
-        fn = draw(st.sampled_from(BINARY_NUM + ("true_divide", "power")))
+        fn = draw(st.sampled_from(BINARY_NUM + ("true_divide",) + _power(t)))
         value = np.random.default_rng(draw(st.integers(0, 99))).integers(-2, 3, shape)
         dtype = draw(st.sampled_from(("float32", "float64", "int64")))
         return Step("with_constant", (i,), (("fn", fn), ("value", value.tolist()),
                                             ("dtype", dtype), ("left", draw(st.booleans()))))
     if kind != 10 and t.dtype != "bool":
         fn = draw(st.sampled_from(("add", "multiply", "subtract", "maximum", "minimum",
-                                   "true_divide", "power")))
+                                   "true_divide") + _power(t)))
         c = draw(st.sampled_from((2, -1, 0.5, 3.0, 0, 1, 1.0, 0.0, -0.0, 2.0)))
         side = draw(st.sampled_from(("scalar_left", "scalar_right")))
         return Step(side, (i,), (("fn", fn), ("c", c)))
     return Step("cast", (i,), (("dtype", draw(st.sampled_from(DTYPES))),))
+
+
+def _power(t: Any) -> tuple[str, ...]:
+    """`power` for float operands only: int ** negative int raises on the python backend and
+    gives 0 on numba (reported; see docs/reliability.md)."""
+    return ("power",) if t.dtype in FLOATS else ()
 
 
 def _broadcasts(t: Any, u: Any) -> bool:
