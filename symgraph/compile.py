@@ -163,8 +163,7 @@ class Function:
     """A compiled function: `f(*values)` returns an ndarray, or a list for several outputs.
 
     `.graph` is the optimized graph, `.unoptimized` the graph as written, `.source` the
-    generated code where the backend has some, `.rewrites` a Counter of the optimizer's
-    rules that fired (`{"simplify.mul_by_one": 2, "fuse.fused": 1, …}`). Calls are thread-safe; calls of a function
+    generated code where the backend has some. Calls are thread-safe; calls of a function
     with updates are serialized so each sees the state the previous one left.
     """
 
@@ -181,6 +180,7 @@ class Function:
         self.backend = backend
         self.name = name
         self.source = getattr(runner, "source", None)
+        # The optimizer's rules that fired: {"simplify.mul_by_one": 2, "fuse.fused": 1, ...}
         self.rewrites: Counter = getattr(graph, "rewrites", Counter())
         self.cache_hit = getattr(runner, "cache_hit", None)
         self._lock = threading.Lock() if update_targets else None

@@ -97,8 +97,10 @@ BUILDERS = {
     "specialize.small_power": lambda x=t(): (
         [x], [x ** 2, x ** 3, x ** 4, x ** 0.5, x ** -1, x ** 0, x ** 1]),
     "simplify.transpose_transpose": lambda x=t(shape=(None, None, 3)): (
-        [x], [sg.transpose(sg.transpose(x, (1, 2, 0)), (2, 0, 1)), sg.transpose(sg.transpose(x), (1, 0, 2))]),
-    "simplify.reshape_reshape": lambda x=t(shape=(None, 4)): ([x], [sg.reshape(sg.reshape(x, (-1,)), (2, -1))]),
+        [x], [sg.transpose(sg.transpose(x, (1, 2, 0)), (2, 0, 1)),
+              sg.transpose(sg.transpose(x), (1, 0, 2))]),
+    "simplify.reshape_reshape": lambda x=t(shape=(None, 4)): (
+        [x], [sg.reshape(sg.reshape(x, (-1,)), (2, -1))]),
     "simplify.reshape_to_same_shape": lambda x=t(shape=(2, 3)): (
         [x], [apply(Reshape((2, 3)), x, sg.constant(np.array([2, 3])))]),
     "simplify.negation_outwards": lambda x=t("x"), y=t("y"): ([x, y], [-((-x) / y)]),
@@ -108,10 +110,12 @@ BUILDERS = {
         [x, a, s], [sg.nn.softmax(x) * (a / sg.nn.softmax(x) - s)]),
     "simplify.shape_source": lambda x=t(): ([x], [sg.shape(sg.exp(x) * 2.0)]),
     "simplify.sum_of_negation": lambda x=t(): ([x], [-sg.sum(-x)]),
-    "stabilize.log_softmax_from_log": lambda x=t(shape=(None, None)): ([x], [sg.log(sg.nn.softmax(x))]),
-    "stabilize.logsumexp_from_log": lambda x=t(shape=(None, None)): ([x], [sg.log(sg.sum(sg.exp(x), 1))]),
+    "stabilize.log_softmax_from_log": lambda x=t(shape=(None, None)): (
+        [x], [sg.log(sg.nn.softmax(x))]),
+    "stabilize.logsumexp_from_log": lambda x=t(shape=(None, None)): (
+        [x], [sg.log(sg.sum(sg.exp(x), 1))]),
     "stabilize.softmax_cross_entropy": lambda x=t(shape=(None, 5)), y=t("y", (None,), "int64"): (
-        [x, y], [-sg.mean(sg.sum(sg.nn.one_hot(y, 5, "float64") * sg.log(sg.nn.softmax(x)), axis=1))]),
+        [x, y], [-sg.mean(sg.sum(sg.nn.one_hot(y, 5, "float64") * sg.log(sg.nn.softmax(x)), 1))]),
 }
 
 

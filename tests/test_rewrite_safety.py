@@ -199,3 +199,28 @@ def test_one_hot_cross_entropy_becomes_the_stable_op(rng):
     probs = np.exp(values) / np.exp(values).sum(1, keepdims=True)
     np.testing.assert_allclose(run([logits, labels], g, values, np.arange(5) % 4),
                                (probs - np.eye(4)[np.arange(5) % 4]) / 5, rtol=1e-10)
+
+
+def test_sum_of_broadcast_to(rng):
+    a = sg.tensor("a", "float64", (4, 1))
+    out = sg.sum(sg.broadcast_to(a, (4, 5)), axis=1)
+    graph, stats = rewritten([a], [out])
+    assert stats["simplify.sum_of_broadcast"] == 1 and "broadcast_to" not in str(graph)
+    value = rng.standard_normal((4, 1))
+    np.testing.assert_allclose(run([a], out, value), value[:, 0] * 5)
+    out = sg.sum(sg.broadcast_to(a, (4, 5)), axis=0)  # a varies along axis 0: kept
+    graph, stats = rewritten([a], [out])
+    assert not stats["simplify.sum_of_broadcast"]
+
+
+def test_random_draws_are_never_folded_or_merged():
+    from symgraph.graph import Constant, Node
+    from symgraph.ops.random import StandardNormal
+    from symgraph.rewrite.fold import fold_constants
+
+    op = StandardNormal(seed=0, index=0, shape=(3,), dtype="float64")
+    args = (Constant(np.array(0, "int64")), Constant(np.array([3], "int64")))
+    draws = [Node(op, args, op.infer(*(a.type for a in args))) for _ in range(2)]
+    assert fold_constants(draws[0]) is None  # a draw from constants is still a draw
+    graph, _ = rewritten([], [draws[0] + draws[1]])
+    assert str(graph).count("standard_normal") == 2

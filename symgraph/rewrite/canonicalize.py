@@ -37,14 +37,14 @@ def _constant(value: np.ndarray, like: Node) -> Constant:
 
 
 @rule(binary.Subtract)
-def sub_constant_to_add(node):  # x - c -> x + (-c)
+def sub_constant_to_add(node: Node) -> Node | None:  # x - c -> x + (-c)
     match node.inputs:
         case (x, Constant() as c) if is_float(c.dtype) and node.dtype == c.dtype:
             return make(binary.Add(), x, _constant(-c.value, c))
 
 
 @rule(binary.TrueDivide)
-def div_constant_to_mul(node):  # x / c -> x * (1/c), when 1/c is finite
+def div_constant_to_mul(node: Node) -> Node | None:  # x / c -> x * (1/c), when 1/c is finite
     match node.inputs:
         case (x, Constant() as c) if is_float(c.dtype) and node.dtype == c.dtype:
             with np.errstate(all="ignore"):
@@ -61,7 +61,7 @@ def _order_key(node: Node, op_class: type) -> tuple:
 
 
 @rule(*COMMUTATIVE)
-def commute(node):  # b + a -> a + b in the fixed order (constants last)
+def commute(node: Node) -> Node | None:  # b + a -> a + b in the fixed order (constants last)
     x, y = node.inputs
     op_class = type(node.op)
     if _order_key(y, op_class) < _order_key(x, op_class):
@@ -73,7 +73,8 @@ def _same_dtype(*nodes: Node) -> bool:
 
 
 @rule(*ASSOCIATIVE)
-def left_deep(node):  # a + (b + c) -> (a + b) + c (not (x*x) * (x*x), which shares)
+def left_deep(node: Node) -> Node | None:
+    # a + (b + c) -> (a + b) + c (not (x*x) * (x*x), which shares)
     op = node.op
     match node.inputs:
         case (a, Node(op=inner_op, inputs=(b, c)) as inner) if (
@@ -82,7 +83,8 @@ def left_deep(node):  # a + (b + c) -> (a + b) + c (not (x*x) * (x*x), which sha
 
 
 @rule(*ASSOCIATIVE)
-def constants_outwards(node):  # (x + c) + y -> (x + y) + c ; (x + c1) + c2 -> x + (c1 + c2)
+def constants_outwards(node: Node) -> Node | None:
+    # (x + c) + y -> (x + y) + c ; (x + c1) + c2 -> x + (c1 + c2)
     op = node.op
     match node.inputs:
         case (Node(op=inner_op, inputs=(x, Constant() as c1)) as inner, Constant() as c2) if (
@@ -94,7 +96,7 @@ def constants_outwards(node):  # (x + c) + y -> (x + y) + c ; (x + c1) + c2 -> x
 
 
 @rule(binary.Add)
-def add_negation(node):  # x + (-y) -> x - y
+def add_negation(node: Node) -> Node | None:  # x + (-y) -> x - y
     match node.inputs:
         case (x, Node(op=unary.Negative(), inputs=(y,))):
             return make(binary.Subtract(), x, y)
@@ -103,7 +105,7 @@ def add_negation(node):  # x + (-y) -> x - y
 
 
 @rule(binary.Multiply)
-def mul_by_minus_one(node):  # x * -1 -> -x
+def mul_by_minus_one(node: Node) -> Node | None:  # x * -1 -> -x
     match node.inputs:
         case (x, Constant() as c) if constant_scalar(c) == -1 and keeps_shape(node, x):
             if not x.dtype.startswith("uint") and x.dtype != "bool":

@@ -122,6 +122,8 @@ class RuleSet:
 def _merge_key(node: Node) -> object:
     if node.is_leaf:
         return node.key if isinstance(node, Constant) else ("leaf", id(node))
+    if getattr(node.op, "random", False):  # each draw stays its own, as random ops ask
+        return ("random", id(node))
     # Inputs are already merged, so their identity stands for their structure.
     return (node.op, node.type, tuple(id(i) for i in node.inputs))
 

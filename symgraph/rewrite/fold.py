@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from symgraph.errors import SymgraphError
-from symgraph.graph import Constant
+from symgraph.graph import Constant, Node
 from symgraph.ops.base import Op, TupleGet
 from symgraph.ops.shape import Shape
 from symgraph.rewrite.engine import RuleSet
@@ -31,7 +31,7 @@ def _foldable(node) -> bool:
     op = node.op
     if not node.inputs or not isinstance(node.type, TensorType) or isinstance(op, TupleGet):
         return False
-    if getattr(op, "random", False) or getattr(op, "stateful", False):
+    if op.kind == "random" or getattr(op, "random", False):  # draws belong to run time
         return False
     shape = node.type.shape
     if None in shape or math.prod(shape) > MAX_ELEMENTS:
@@ -42,7 +42,7 @@ def _foldable(node) -> bool:
 
 
 @rule(Op)
-def fold_constants(node):  # op(constants) -> constant
+def fold_constants(node: Node) -> Node | None:  # op(constants) -> constant
     if not _foldable(node):
         return None
     try:
@@ -56,7 +56,7 @@ def fold_constants(node):  # op(constants) -> constant
 
 
 @rule(Shape)
-def fold_static_shape(node):  # shape(x) with x's shape known -> constant
+def fold_static_shape(node: Node) -> Node | None:  # shape(x) with x's shape known -> constant
     shape = node.inputs[0].type.shape
     if None not in shape:
         return Constant(np.array(shape, dtype="int64"), origin=node.origin)

@@ -33,7 +33,7 @@ from symgraph.ops.base import Elemwise
 from symgraph.rewrite.facts import (at_least_as_known, constant_scalar, fits, keeps_shape,
                                      nonnegative, same_shape)
 from symgraph.rewrite.nodes import constant_like, make
-from symgraph.rewrite.optional import op_class, when
+from symgraph.rewrite.optional import op_class
 
 rules = RuleSet("simplify", canonical_rules)
 rule = rules.rule
@@ -60,42 +60,43 @@ def _both_orders(node: Node) -> tuple[tuple[Node, Node], tuple[Node, Node]]:
 
 
 @rule(binary.Multiply)
-def mul_by_one(node):  # x * 1 -> x
+def mul_by_one(node: Node) -> Node | None:  # x * 1 -> x
     for x, one in _both_orders(node):
         if _is_fill(one, 1) and keeps_shape(node, x):
             return x
 
 
 @rule(binary.Add)
-def add_zero(node):  # x + 0 -> x
+def add_zero(node: Node) -> Node | None:  # x + 0 -> x
     for x, zero in _both_orders(node):
         if _is_fill(zero, 0) and keeps_shape(node, x):
             return x
 
 
 @rule(binary.Multiply)
-def mul_by_zero(node):  # x * 0 -> 0, integers only (inf * 0 is NaN)
+def mul_by_zero(node: Node) -> Node | None:  # x * 0 -> 0, integers only (inf * 0 is NaN)
     for x, zero in _both_orders(node):
         if _is_fill(zero, 0) and _integral(x) and fits(zero, x) and x.dtype == node.dtype:
             return _zeros(node, x)
 
 
 @rule(binary.Subtract)
-def sub_self(node):  # x - x -> 0, integers only (inf - inf is NaN)
+def sub_self(node: Node) -> Node | None:  # x - x -> 0, integers only (inf - inf is NaN)
     match node.inputs:
         case (x, y) if x is y and _integral(x):
             return _zeros(node, x)
 
 
 @rule(unary.Negative)
-def double_negation(node):  # --x -> x
+def double_negation(node: Node) -> Node | None:  # --x -> x
     match node.inputs:
         case (Node(op=unary.Negative(), inputs=(x,)),):
             return x
 
 
 @rule(binary.Multiply, binary.TrueDivide)
-def negation_outwards(node):  # (-a) * b -> -(a * b): exact, and lets --x cancel
+def negation_outwards(node: Node) -> Node | None:
+    # (-a) * b -> -(a * b): exact, and lets --x cancel
     if not is_float(node.dtype):
         return None
     match node.inputs:
@@ -106,35 +107,35 @@ def negation_outwards(node):  # (-a) * b -> -(a * b): exact, and lets --x cancel
 
 
 @rule(Sum)
-def sum_of_negation(node):  # sum(-x) -> -sum(x)
+def sum_of_negation(node: Node) -> Node | None:  # sum(-x) -> -sum(x)
     match node.inputs:
         case (Node(op=unary.Negative(), inputs=(x,)),) if is_float(x.dtype):
             return make(unary.Negative(), make(node.op, x))
 
 
 @rule(unary.Log)
-def log_exp(node):  # log(exp(x)) -> x
+def log_exp(node: Node) -> Node | None:  # log(exp(x)) -> x
     match node.inputs:
         case (Node(op=unary.Exp(), inputs=(x,)),) if x.dtype == node.dtype:
             return x
 
 
 @rule(unary.Exp)
-def exp_log(node):  # exp(log(x)) -> x where x >= 0
+def exp_log(node: Node) -> Node | None:  # exp(log(x)) -> x where x >= 0
     match node.inputs:
         case (Node(op=unary.Log(), inputs=(x,)),) if x.dtype == node.dtype and nonnegative(x):
             return x
 
 
 @rule(logic.Where)
-def where_same_branches(node):  # where(c, x, x) -> x
+def where_same_branches(node: Node) -> Node | None:  # where(c, x, x) -> x
     match node.inputs:
-        case (cond, x, y) if x is y and keeps_shape(node, x):
+        case (_, x, y) if x is y and keeps_shape(node, x):
             return x
 
 
 @rule(logic.Where)
-def where_constant_condition(node):  # where(True, x, y) -> x
+def where_constant_condition(node: Node) -> Node | None:  # where(True, x, y) -> x
     match node.inputs:
         case (Constant() as cond, x, y):
             value = constant_scalar(cond)
@@ -144,9 +145,10 @@ def where_constant_condition(node):  # where(True, x, y) -> x
 
 
 @rule(logic.FullLike)
-def full_like_shape_source(node):  # full_like(f(g(x))) -> full_like(x) when f, g keep x's shape
-    # Walk the whole chain in one rewrite: one rewrite per link would nest as deep as the
-    # chain (a gradient's seed sits on top of the whole forward graph).
+def full_like_shape_source(node: Node) -> Node | None:
+    # full_like(f(g(x))) -> full_like(x) when f, g keep x's shape. Walk the whole chain in
+    # one rewrite: one rewrite per link would nest as deep as the chain (a gradient's seed
+    # sits on top of the whole forward graph).
     y = node.inputs[0]
     while isinstance(y.op, Elemwise):
         source = next((x for x in y.inputs if at_least_as_known(x, y) and same_shape(x, y)), None)
@@ -158,7 +160,7 @@ def full_like_shape_source(node):  # full_like(f(g(x))) -> full_like(x) when f, 
 
 
 @rule(Shape)
-def shape_source(node):  # shape(f(x)) -> shape(x) when f keeps x's shape
+def shape_source(node: Node) -> Node | None:  # shape(f(x)) -> shape(x) when f keeps x's shape
     y = node.inputs[0]
     if not isinstance(y.op, Elemwise):
         return None
@@ -168,28 +170,29 @@ def shape_source(node):  # shape(f(x)) -> shape(x) when f keeps x's shape
 
 
 @rule(logic.Cast)
-def cast_to_same_dtype(node):  # cast(x: float32, float32) -> x
+def cast_to_same_dtype(node: Node) -> Node | None:  # cast(x: float32, float32) -> x
     match node.inputs:
         case (x,) if x.dtype == node.dtype:
             return x
 
 
 @rule(Sum)
-def sum_no_axes(node):  # sum(x, axis=()) -> x
+def sum_no_axes(node: Node) -> Node | None:  # sum(x, axis=()) -> x
     match node.inputs:
         case (x,) if not node.op.axis and x.dtype == node.dtype:
             return x
 
 
 @rule(Squeeze)
-def squeeze_expand_dims(node):  # squeeze(expand_dims(x, a), a) -> x
+def squeeze_expand_dims(node: Node) -> Node | None:  # squeeze(expand_dims(x, a), a) -> x
     match node.inputs:
         case (Node(op=ExpandDims(axis=axis), inputs=(x,)),) if axis == node.op.axis:
             return x
 
 
 @rule(ExpandDims)
-def expand_dims_squeeze(node):  # expand_dims(squeeze(x, a), a) -> x, when x's axes are 1
+def expand_dims_squeeze(node: Node) -> Node | None:
+    # expand_dims(squeeze(x, a), a) -> x, when x's axes are 1
     match node.inputs:
         case (Node(op=Squeeze(axis=axis), inputs=(x,)),) if axis == node.op.axis and all(
                 x.type.shape[a] == 1 for a in axis):
@@ -197,7 +200,7 @@ def expand_dims_squeeze(node):  # expand_dims(squeeze(x, a), a) -> x, when x's a
 
 
 @rule(SumTo)
-def sum_to_same_shape(node):  # sum_to(g, shape(x)) -> g when g has x's shape
+def sum_to_same_shape(node: Node) -> Node | None:  # sum_to(g, shape(x)) -> g when g has x's shape
     match node.inputs:
         case (g, Node(op=Shape(), inputs=(x,))) if at_least_as_known(g, node) and same_shape(
                 g, x):
@@ -205,7 +208,8 @@ def sum_to_same_shape(node):  # sum_to(g, shape(x)) -> g when g has x's shape
 
 
 @rule(SumTo)
-def sum_to_static(node):  # sum_to(g, s) -> sum(g, axes) when both shapes are known
+def sum_to_static(node: Node) -> Node | None:
+    # sum_to(g, s) -> sum(g, axes) when both shapes are known
     g = node.inputs[0]
     target, shape = node.op.like.shape, g.type.shape
     lead = len(shape) - len(target)
@@ -219,19 +223,30 @@ def sum_to_static(node):  # sum_to(g, s) -> sum(g, axes) when both shapes are kn
 
 
 @rule(Sum)
-def sum_of_broadcast(node):  # sum(a + zeros_like(x)) over axes where a is 1 -> sum(a) * n
-    if not is_float(node.dtype):
-        return None
+def sum_of_broadcast(node: Node) -> Node | None:
+    # sum(broadcast of a) over axes where a is 1 -> sum(a) * n, for `a + zeros_like(x)`
+    # (how gradients broadcast) and broadcast_to(a, shape)
     total = node.inputs[0]
-    if not isinstance(total.op, binary.Add):
-        return None
-    for a, zero in _both_orders(total):
-        if (isinstance(zero.op, logic.FullLike) and _is_fill(zero, 0) and a.dtype == node.dtype
+    for a in _broadcast_source(total):
+        if (is_float(node.dtype) and a.dtype == node.dtype
                 and not (a.ndim == 0 and node.op.keepdims)):
             count = _broadcast_count(a, total, node.op.axis)
             if count is not None:
                 reduced = make(Sum(node.op.axis, node.op.keepdims), a) if a.ndim else a
                 return make(binary.Multiply(), reduced, constant_like(count, node))
+
+
+BroadcastTo = op_class("symgraph.ops.shape", "BroadcastTo")
+
+
+def _broadcast_source(total: Node) -> list[Node]:
+    """The operand `total` broadcasts, when it is only a broadcast of it."""
+    if BroadcastTo is not None and type(total.op) is BroadcastTo:
+        return [total.inputs[0]]
+    if isinstance(total.op, binary.Add):
+        return [a for a, zero in _both_orders(total)
+                if isinstance(zero.op, logic.FullLike) and _is_fill(zero, 0)]
+    return []
 
 
 def _broadcast_count(a: Node, total: Node, axis: tuple[int, ...]) -> int | None:
@@ -255,7 +270,8 @@ Reshape = op_class("symgraph.ops.shape", "Reshape")
 
 
 @rule(Transpose)
-def transpose_transpose(node):  # transpose(transpose(x, p), q) -> transpose(x, p[q])
+def transpose_transpose(node: Node) -> Node | None:
+    # transpose(transpose(x, p), q) -> transpose(x, p[q])
     match node.inputs:
         case (Node(op=inner, inputs=(x,)),) if type(inner) is Transpose:
             outer_axes, inner_axes = _axes(node.op, node.ndim), _axes(inner, x.ndim)
@@ -275,7 +291,7 @@ def _axes(op: object, ndim: int) -> tuple[int, ...]:
 
 
 @rule(Reshape)
-def reshape_reshape(node):  # reshape(reshape(x, s1), s2) -> reshape(x, s2)
+def reshape_reshape(node: Node) -> Node | None:  # reshape(reshape(x, s1), s2) -> reshape(x, s2)
     match node.inputs:
         case (Node(op=inner, inputs=(x, *rest)), *own) if type(inner) is Reshape and (
                 len(rest) == len(own)):
@@ -289,7 +305,8 @@ def reshape_reshape(node):  # reshape(reshape(x, s1), s2) -> reshape(x, s2)
 
 
 @rule(Reshape)
-def reshape_to_same_shape(node):  # reshape(x, s) -> x when s is x's known shape
+def reshape_to_same_shape(node: Node) -> Node | None:
+    # reshape(x, s) -> x when s is x's known shape
     x = node.inputs[0]
     if None not in node.type.shape and x.type.shape == node.type.shape:
         return x

@@ -9,6 +9,7 @@ Multiplications round differently from `pow` in the last bit at most; `sqrt` dif
 from __future__ import annotations
 
 from symgraph.dtypes import is_float
+from symgraph.graph import Node
 from symgraph.ops import binary, logic, unary
 from symgraph.rewrite.engine import RuleSet
 from symgraph.rewrite.facts import constant_scalar, keeps_shape
@@ -36,7 +37,7 @@ FLOAT_POWERS = {
 
 
 @rule(binary.Power)
-def small_power(node):  # x ** 2 -> x * x, x ** 0.5 -> sqrt(x), ...
+def small_power(node: Node) -> Node | None:  # x ** 2 -> x * x, x ** 0.5 -> sqrt(x), ...
     x, exponent = node.inputs
     k = constant_scalar(exponent)
     if k is None or isinstance(k, bool) or not keeps_shape(node, x):

@@ -51,14 +51,14 @@ def _plus_constant(node: Node, value: float) -> Node | None:
 
 
 @rule(unary.Log)
-def log1p_from_log(node):  # log(1 + x) -> log1p(x)
+def log1p_from_log(node: Node) -> Node | None:  # log(1 + x) -> log1p(x)
     x = _plus_constant(node.inputs[0], 1)
     if x is not None and is_float(x.dtype):
         return make(unary.Log1p(), x)
 
 
 @rule(binary.Add)
-def expm1_from_exp(node):  # exp(x) - 1 -> expm1(x)
+def expm1_from_exp(node: Node) -> Node | None:  # exp(x) - 1 -> expm1(x)
     match node.inputs:
         case (Node(op=unary.Exp(), inputs=(x,)) as e, c) if (
                 constant_scalar(c) == -1 and keeps_shape(node, e)):
@@ -66,21 +66,21 @@ def expm1_from_exp(node):  # exp(x) - 1 -> expm1(x)
 
 
 @rule(unary.Log1p)
-def softplus_from_log1p_exp(node):  # log1p(exp(x)) -> softplus(x)
+def softplus_from_log1p_exp(node: Node) -> Node | None:  # log1p(exp(x)) -> softplus(x)
     match node.inputs:
         case (Node(op=unary.Exp(), inputs=(x,)),):
             return make(unary.Softplus(), x)
 
 
 @rule(unary.Log)
-def log_sigmoid(node):  # log(sigmoid(x)) -> -softplus(-x)
+def log_sigmoid(node: Node) -> Node | None:  # log(sigmoid(x)) -> -softplus(-x)
     match node.inputs:
         case (Node(op=unary.Sigmoid(), inputs=(x,)),):
             return make(unary.Negative(), make(unary.Softplus(), make(unary.Negative(), x)))
 
 
 @rule(unary.Log)
-def log_one_minus_sigmoid(node):  # log(1 - sigmoid(x)) -> -softplus(x)
+def log_one_minus_sigmoid(node: Node) -> Node | None:  # log(1 - sigmoid(x)) -> -softplus(x)
     match node.inputs:
         case (Node(op=binary.Subtract(), inputs=(one, Node(op=unary.Sigmoid(), inputs=(x,)))
                    ) as diff,) if constant_scalar(one) == 1 and keeps_shape(diff, diff.inputs[1]):
@@ -88,14 +88,14 @@ def log_one_minus_sigmoid(node):  # log(1 - sigmoid(x)) -> -softplus(x)
 
 
 @rule(unary.Log1p)
-def log1p_minus_sigmoid(node):  # log1p(-sigmoid(x)) -> -softplus(x)
+def log1p_minus_sigmoid(node: Node) -> Node | None:  # log1p(-sigmoid(x)) -> -softplus(x)
     match node.inputs:
         case (Node(op=unary.Negative(), inputs=(Node(op=unary.Sigmoid(), inputs=(x,)),)),):
             return make(unary.Negative(), make(unary.Softplus(), x))
 
 
 @rule(binary.TrueDivide)
-def sigmoid_from_exp(node):  # 1 / (1 + exp(-x)) -> sigmoid(x)
+def sigmoid_from_exp(node: Node) -> Node | None:  # 1 / (1 + exp(-x)) -> sigmoid(x)
     match node.inputs:
         case (one, denominator) if constant_scalar(one) == 1 and one.ndim == 0:
             e = _plus_constant(denominator, 1)
@@ -106,14 +106,14 @@ def sigmoid_from_exp(node):  # 1 / (1 + exp(-x)) -> sigmoid(x)
 
 
 @rule(*when(Softmax, LogSoftmax)(unary.Log))
-def log_softmax_from_log(node):  # log(softmax(x)) -> log_softmax(x)
+def log_softmax_from_log(node: Node) -> Node | None:  # log(softmax(x)) -> log_softmax(x)
     match node.inputs:
         case (Node(op=op, inputs=(x,)),) if type(op) is Softmax:
             return make(LogSoftmax(op.axis), x)
 
 
 @rule(*when(LogSumExp)(unary.Log))
-def logsumexp_from_log(node):  # log(sum(exp(x))) -> logsumexp(x)
+def logsumexp_from_log(node: Node) -> Node | None:  # log(sum(exp(x))) -> logsumexp(x)
     match node.inputs:
         case (Node(op=Sum(axis=axis, keepdims=keepdims),
                    inputs=(Node(op=unary.Exp(), inputs=(x,)),)),) if (
@@ -128,7 +128,8 @@ def _positive(node: Node) -> bool:
 
 
 @rule(binary.Multiply)
-def divide_then_multiply(node):  # (a / y) * y -> a for y = softmax, exp, sigmoid
+def divide_then_multiply(node: Node) -> Node | None:
+    # (a / y) * y -> a for y = softmax, exp, sigmoid
     for quotient, y in ((node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])):
         match quotient:
             case Node(op=binary.TrueDivide(), inputs=(a, divisor)) if (
@@ -137,7 +138,8 @@ def divide_then_multiply(node):  # (a / y) * y -> a for y = softmax, exp, sigmoi
 
 
 @rule(binary.Multiply)
-def softmax_gradient(node):  # y * (a / y - s) -> a - y * s for y = softmax, exp, sigmoid
+def softmax_gradient(node: Node) -> Node | None:
+    # y * (a / y - s) -> a - y * s for y = softmax, exp, sigmoid
     for y, difference in ((node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])):
         match difference:
             case Node(op=binary.Subtract(), inputs=(
@@ -164,7 +166,8 @@ def _one_hot_labels(node: Node, classes: int | None) -> Node | None:
 
 
 @rule(*when(LogSoftmax, SoftmaxCrossEntropy)(Sum))
-def softmax_cross_entropy(node):  # sum(one_hot(l) * log_softmax(x), -1) -> -sce(x, l)
+def softmax_cross_entropy(node: Node) -> Node | None:
+    # sum(one_hot(l) * log_softmax(x), -1) -> -sce(x, l)
     if node.op.keepdims:
         return None
     match node.inputs:
