@@ -20,7 +20,7 @@ class Config:
     """The settings; assign attributes to change them for this process."""
 
     floatX: str = field(default_factory=lambda: os.environ.get("SYMGRAPH_FLOATX", "float32"))
-    backend: str = field(default_factory=lambda: os.environ.get("SYMGRAPH_BACKEND", "python"))
+    backend: str = field(default_factory=lambda: os.environ.get("SYMGRAPH_BACKEND", "numba"))
     cache_dir: str = field(
         default_factory=lambda: os.environ.get("SYMGRAPH_CACHE_DIR", _default_cache_dir())
     )

@@ -11,7 +11,10 @@ new arrays that alias nothing, so `Function` can skip its alias checks).
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
+import warnings
 import types as pytypes
 from typing import Any
 
@@ -21,11 +24,16 @@ from numba.core import errors as numba_errors
 
 from backends.numba_cpu import cache
 from backends.numba_cpu.codegen import KINDS, PARALLEL_THRESHOLD, Generated, generate
-from symgraph.errors import LoweringError
+from symgraph.errors import LoweringError, SymgraphError
 from symgraph.graph import Graph
+from symgraph.interpret import evaluate
 
+# np.dot on a strided view copies it first; that is our choice, not the user's concern.
+warnings.filterwarnings("ignore", category=numba_errors.NumbaPerformanceWarning,
+                        module=r".*sg_[0-9a-f]{40}")
 _FLAGS = dict(error_model="numpy", nogil=True)  # NumPy's division by zero; no fastmath
-_compiled: dict[str, tuple[Any, Any, Any]] = {}  # name -> module, entry, entry_parallel  # cache key -> dispatchers, for this process
+# Module name -> (module, entry, entry_parallel): graphs already compiled in this process.
+_compiled: dict[str, tuple[Any, Any, Any]] = {}
 _lock = threading.Lock()
 
 
@@ -35,7 +43,18 @@ def _signature(graph: Graph, generated: Generated) -> tuple:
             for n in graph.inputs]
     args += [numba.typeof(s.container[0]) for s in generated.shared]
     args += [numba.typeof(c.value) for c in generated.constants]
+    args += [numba.typeof(np.random.default_rng()) for _ in generated.generators]
     return tuple(args)
+
+
+def _summary(error: Exception) -> str:
+    """The gist of a numba typing error: what failed, and where in the generated file."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    what = [line for line in lines if not line.startswith(("Failed in", "- Resolution",
+                                                          "During:", "File", "<source"))]
+    where = [line for line in lines if line.startswith("File")]
+    return "; ".join(what[:2] + where[-1:])
 
 
 def _renamed(function: pytypes.FunctionType, name: str) -> pytypes.FunctionType:
@@ -65,13 +84,12 @@ def _compile(graph: Graph, generated: Generated) -> tuple[Any, Any, Any, bool, s
         try:
             entry.compile(signature)
             break
-        except numba_errors.TypingError as error:
-            first = str(error).strip().splitlines()[0]
+        except (numba_errors.NumbaError, NotImplementedError) as error:
             raise LoweringError(
-                f"numba could not compile the generated module {path or key} ({first}); "
-                "this is a bug in symgraph's numba backend: please report it with f.source"
-            ) from None
-        except Exception:  # a damaged numba cache index: drop it and compile again
+                f"numba could not compile the generated module {path or key} "
+                f"({_summary(error)}); this is a bug in symgraph's numba backend: please "
+                "report it with f.source") from None
+        except Exception:  # a damaged numba cache file: drop it and compile again
             if path is None or attempt:
                 raise
             cache.forget(path)
@@ -79,6 +97,16 @@ def _compile(graph: Graph, generated: Generated) -> tuple[Any, Any, Any, bool, s
     with _lock:
         _compiled[key] = (module, entry, parallel)
     return module, entry, parallel, hit, path, status
+
+
+def _explain(graph: Graph, values: list, error: Exception) -> Exception:
+    """The error the reference interpreter raises for these inputs (it names the shapes
+    and values involved), or `error` itself if the reference does not fail."""
+    try:
+        evaluate(graph, values)
+    except SymgraphError as reference:
+        return reference
+    return error
 
 
 class NumbaBackend:
@@ -91,7 +119,8 @@ class NumbaBackend:
         generated = generate(graph)
         module, entry, parallel, hit, path, status = _compile(graph, generated)
         run = module.make_runner(entry, parallel, generated.shared,
-                                 [c.value for c in generated.constants], PARALLEL_THRESHOLD)
+                                 [c.value for c in generated.constants], PARALLEL_THRESHOLD,
+                                 functools.partial(_explain, graph))
         run.source = generated.source
         run.cache_hit = hit
         run.path = path

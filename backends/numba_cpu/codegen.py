@@ -16,7 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from backends.numba_cpu.kernels.arrays import VIEW_RULES, lower_alloc, lower_join
+from backends.numba_cpu.kernels.axes import lower_argreduce, lower_cumulative, lower_softmax
 from backends.numba_cpu.kernels.elemwise import lower_fused
+from backends.numba_cpu.kernels.index import lower_index, lower_scatter
+from backends.numba_cpu.kernels.linalg import lower_matmul
+from backends.numba_cpu.kernels.random import check_random, lower_random
 from backends.numba_cpu.kernels.reduce import lower_reduce, lower_sum_to, supports
 from backends.numba_cpu.kernels.shape import VIEWS, lower_shape, lower_tuple_get, lower_view
 from backends.numba_cpu.runtime import Functions
@@ -35,10 +40,21 @@ KINDS = {
     "shape": lower_shape,
     "view": lower_view,
     "tuple_get": lower_tuple_get,
+    "matmul": lower_matmul,
+    "softmax": lower_softmax,
+    "argreduce": lower_argreduce,
+    "cumulative": lower_cumulative,
+    "random": lower_random,
+    "join": lower_join,
+    "alloc": lower_alloc,
+    "index": lower_index,
+    "scatter": lower_scatter,
 }
 
 # Kinds whose result is a newly allocated array (no alias of an input or of another output).
-FRESH = {"elemwise", "fused", "reduce", "fused_reduce", "sum_to", "shape"}
+FRESH = {"elemwise", "fused", "reduce", "fused_reduce", "sum_to", "shape", "softmax",
+         "argreduce", "cumulative", "random", "join", "alloc",
+         "index", "scatter"}
 
 # Below this many input elements a call runs the serial entry: a parallel launch costs µs.
 PARALLEL_THRESHOLD = 1 << 15
@@ -50,7 +66,8 @@ import math
 import numpy as np
 from numba import prange
 
-from symgraph.errors import ShapeError
+from symgraph.errors import ShapeError, SymgraphError
+from symgraph.ops.index import IndexOutOfBoundsError
 """
 
 
@@ -60,6 +77,7 @@ class Names(dict):
     def __init__(self) -> None:
         super().__init__()
         self.functions = Functions()
+        self.generators: list[Node] = []  # random draws, in the order of params g0, g1, …
 
 
 @dataclass
@@ -70,6 +88,7 @@ class Generated:
     shared: list[SharedVariable]
     constants: list[Constant]
     fresh: tuple[bool, ...]
+    generators: list[Node]
 
 
 def _fail(node: Node, text: str) -> LoweringError:
@@ -96,6 +115,11 @@ def validate(graph: Graph) -> None:
                 raise _fail(node, f"the numba backend cannot reduce with {reduce_op.name}")
         if kind == "view" and type(node.op).__name__ not in VIEWS:
             raise _fail(node, "the numba backend has no view rule for this op")
+        if kind == "random":
+            try:
+                check_random(node)
+            except LoweringError as error:
+                raise with_origin(error, node.origin) from None
 
 
 def generate(graph: Graph) -> Generated:
@@ -120,10 +144,11 @@ def generate(graph: Graph) -> Generated:
             body += KINDS[node.op.kind](node, names)
         except LoweringError as error:
             raise with_origin(error, node.origin) from None
-    outputs = [names[o] for o in graph.outputs]
-    text = "\n".join(body + outputs)  # a constant may be used only as an output (folded)
+    text = "\n".join(body + [names[o] for o in graph.outputs])
     used = [c for c in constants if re.search(rf"\b{names[c]}\b", text)]
-    params = [names[n] for n in graph.inputs] + [names[n] for n in shared + used]
+    generators = [f"g{k}" for k in range(len(names.generators))]
+    params = [names[n] for n in graph.inputs] + [names[n] for n in shared + used] + generators
+    outputs = [names[o] for o in graph.outputs]
     seen: set[Node] = set()
     fresh = []
     for o in graph.outputs:
@@ -137,19 +162,24 @@ def generate(graph: Graph) -> Generated:
     lines += ["    " + line if line else "" for line in body]
     lines.append(f"    return ({''.join(name + ', ' for name in outputs)})")
     lines += ["", ""] + _runner_source(graph, names, shared, used)
-    return Generated("\n".join(lines) + "\n", shared, used, tuple(fresh))
+    return Generated("\n".join(lines) + "\n", shared, used, tuple(fresh), names.generators)
 
 
 def _runner_source(graph: Graph, names: Names, shared: list[SharedVariable],
                    constants: list[Constant]) -> list[str]:
     """A plain Python `make_runner` that binds shared variables and constants, and picks
-    the serial or the parallel entry by the number of input elements."""
+    the serial or the parallel entry by the number of input elements. Compiled code can
+    only raise constant messages, so on an error the runner asks `explain` for the
+    reference interpreter's own error, which shows the run-time shapes and values."""
     inputs = [names[n] for n in graph.inputs]
     state = [names[s] for s in shared]
     consts = [names[c] for c in constants]
     sizes = " + ".join(f"{n}.size" for n in inputs + state + consts) or "0"
-    args = ", ".join(inputs + state + consts)
-    lines = ["def make_runner(entry, entry_parallel, shared, constants, threshold):"]
+    draws = names.generators
+    args = ", ".join(inputs + state + consts + [f"g{k}" for k in range(len(draws))])
+    lines = ["def make_runner(entry, entry_parallel, shared, constants, threshold, explain):"]
+    if draws:
+        lines.insert(0, "from backends.numba_cpu.kernels.random import generator\n\n")
     if state:
         lines.append(f"    ({''.join(f'{s}_, ' for s in state)}) = shared")
     if consts:
@@ -158,7 +188,12 @@ def _runner_source(graph: Graph, names: Names, shared: list[SharedVariable],
     if inputs:
         lines.append(f"        ({''.join(f'{n}, ' for n in inputs)}) = values")
     lines += [f"        {s} = {s}_.container[0]" for s in state]
-    lines += [f"        if {sizes} < threshold:",
-              f"            return entry({args})",
-              f"        return entry_parallel({args})", "", "    return run"]
+    lines += [f"        g{k} = generator({d.op.seed}, {d.op.index}, {names[d.inputs[0]]})"
+              for k, d in enumerate(draws)]
+    lines += ["        try:",
+              f"            if {sizes} < threshold:",
+              f"                return entry({args})",
+              f"            return entry_parallel({args})",
+              "        except SymgraphError as error:  # the reference's message, with values",
+              "            raise explain(values, error) from None", "", "    return run"]
     return lines

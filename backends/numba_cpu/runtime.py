@@ -12,6 +12,10 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
+
+from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows,  # noqa: F401
+                                       logsumexp_rows, matmul_loop, softmax_rows)
 
 try:  # vectorizable float32/float64 math (branch vecmath); libm is the fallback
     from backends.numba_cpu.vecmath import FUNCTIONS as _VECMATH
@@ -20,6 +24,49 @@ except ImportError:  # pragma: no cover - depends on which branches are merged
 
 # Small helpers: LLVM inlines them; numba compiles each once per signature and caches it.
 _HELPER = dict(cache=True, error_model="numpy")
+
+
+def blas_ready(a):
+    """`a` as BLAS takes it: C- or F-contiguous arrays as they are, others copied."""
+
+
+@overload(blas_ready)
+def _blas_ready(a):
+    if a.layout in "CF":
+        return lambda a: a
+    return lambda a: np.ascontiguousarray(a)
+
+
+def reshape_any(a, shape):
+    """a.reshape(shape): a view of a C-contiguous array, a copy of any other (as NumPy)."""
+
+
+@overload(reshape_any)
+def _reshape_any(a, shape):
+    if a.layout == "C":
+        return lambda a, shape: a.reshape(shape)
+    return lambda a, shape: np.ascontiguousarray(a).reshape(shape)
+
+
+@njit(**_HELPER)
+def resolve_shape(size, target):
+    """A reshape's target sizes with the -1 inferred: (ok, sizes)."""
+    dims = target.astype(np.int64)
+    known = 1
+    free = -1
+    for j in range(dims.size):
+        if dims[j] == -1 and free < 0:
+            free = j
+        elif dims[j] < 0:
+            return False, dims
+        else:
+            known *= dims[j]
+    if free >= 0:
+        if known == 0 or size % known:
+            return False, dims
+        dims[free] = size // known
+        known *= dims[free]
+    return known == size, dims
 
 
 @njit(**_HELPER)

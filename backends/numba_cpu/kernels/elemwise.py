@@ -3,8 +3,8 @@
 A single Elemwise op is a one-instruction fused program, so both kinds share this code.
 Where a dimension may broadcast at run time and every input turns out to have the output's
 shape and be C-contiguous, the kernel runs one flat `prange` loop (which LLVM vectorizes);
-otherwise a loop nest reads broadcast and strided inputs in place. Constants of size 1 are typed literals in the body and 0-d
-inputs are read once before the loop.
+otherwise a loop nest reads broadcast and strided inputs in place. Constants of size 1 are
+typed literals in the body and 0-d inputs are read once before the loop.
 """
 
 from __future__ import annotations
@@ -98,8 +98,8 @@ def lower_fused(node: Node, names) -> list[str]:
     _, flat_body = emit(lambda k, o: f"{v}_f{k}[{v}_i]", lambda o, t: f"{v}_g{o}[{v}_i]")
     views = [f"{v}_f{k} = {operands[k].name}.ravel()" for k in sorted(arrays)]
     views += [f"{v}_g{o} = {name}.ravel()" for o, (name, *_) in enumerate(targets)]
-    checks = [f"{operands[k].name}.flags.c_contiguous and {operands[k].name}.shape == {out_names[0]}.shape"
-              for k in sorted(arrays)] or ["True"]
+    checks = [f"{operands[k].name}.flags.c_contiguous and "
+              f"{operands[k].name}.shape == {out_names[0]}.shape" for k in sorted(arrays)]
     loop = [f"for {v}_i in prange({out_names[0]}.size):"] + indent(flat_body, 1)
     return lines + [f"if {' and '.join(checks)}:"] + indent(views + loop, 1) + [
         "else:"] + indent(general, 1)

@@ -58,7 +58,8 @@ class Nest:
     def __init__(self, prefix: str, node: Node, operands: list[Operand]) -> None:
         self.prefix = prefix
         self.arrays = [(k, o) for k, o in enumerate(operands) if o.kind == "array"]
-        self.static = broadcast_shapes(*(o.shape for _, o in self.arrays))
+        # Literals (size-1 constants) still shape the loop: a (1,) constant makes it 1-d.
+        self.static = broadcast_shapes(*(o.shape for o in operands))
         self.ndim = len(self.static)
         self.dims = [f"{prefix}_n{j}" for j in range(self.ndim)]
         self.lines: list[str] = []

@@ -92,7 +92,9 @@ def lower_reduce(node: Node, names) -> list[str]:
                  f"{literal(identity(acc_dtype), acc_dtype)}, np.{acc_dtype})")
     if nonempty and axes:
         empty = " or ".join(f"{nest.dims[j]} == 0" for j in sorted(axes))
-        message = error_message(node, "zero-size array to a reduction with no identity")
+        message = error_message(node, f"cannot reduce the empty axis {reduce_op.axis} (there "
+                                      "is no identity); check the input's shape, or use a "
+                                      "reduction with an identity such as sum")
         lines += [f"if {empty}:", f"    raise ShapeError({message})"]
     where = ", ".join(f"{v}_i{j}" for j in kept) or "()"
     step = loads + body

@@ -7,6 +7,7 @@ in `VIEWS`, keyed by the op's class name.
 
 from __future__ import annotations
 
+from backends.numba_cpu.kernels.arrays import VIEW_RULES
 from backends.numba_cpu.kernels.loops import error_message
 from symgraph.errors import LoweringError
 from symgraph.graph import Node
@@ -43,6 +44,7 @@ def _squeeze(node: Node, x: str, v: str) -> list[str]:
 
 
 VIEWS = {"ExpandDims": _expand_dims, "Squeeze": _squeeze}
+VIEWS.update({name: rule for name, rule in VIEW_RULES.items()})
 
 
 def lower_view(node: Node, names) -> list[str]:
@@ -50,6 +52,8 @@ def lower_view(node: Node, names) -> list[str]:
     view = VIEWS.get(type(node.op).__name__)
     if view is None:
         raise LoweringError(f"{node.op.name}: the numba backend has no view rule for it")
+    if view in VIEW_RULES.values():
+        return view(node, names[node.inputs[0]], names[node], names)
     return view(node, names[node.inputs[0]], names[node])
 
 
