@@ -246,6 +246,8 @@ class Function:
 def check_input(node: Input, value: Any) -> np.ndarray:
     """`value` as an array fit for input `node`, or a clear error naming the input."""
     label = node.name or "<unnamed>"
+    if hasattr(value, "__cuda_array_interface__"):  # a GPU array: checked, never copied here
+        return _check_device_input(node, label, value)
     weak = is_python_scalar(value) or isinstance(value, (list, tuple))
     array = np.asarray(value)
     if weak and array.dtype.kind in "biuf":
@@ -270,3 +272,18 @@ def check_input(node: Input, value: Any) -> np.ndarray:
     if not node.type.accepts_shape(array.shape):
         raise ShapeError(f"input {label}: got shape {array.shape}, declared {node.type}")
     return array
+
+
+def _check_device_input(node: Input, label: str, value: Any) -> Any:
+    """A device array (CuPy, PyTorch, numba) for the cuda backend, checked from its
+    `__cuda_array_interface__`: same dtype (no casts on the device) and a fitting shape."""
+    interface = value.__cuda_array_interface__
+    dtype = np.dtype(interface["typestr"]).name
+    shape = tuple(interface["shape"])
+    if dtype != node.dtype:
+        raise DTypeError(f"input {label}: got {dtype} device data, declared {node.type}; "
+                         f"convert it on the device first (.astype('{node.dtype}'))")
+    if len(shape) != node.ndim or not node.type.accepts_shape(shape):
+        raise ShapeError(f"input {label}: got a device array of shape {shape}, declared "
+                         f"{node.type}")
+    return value

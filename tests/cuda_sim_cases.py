@@ -251,3 +251,64 @@ def test_mlp_training_step_matches_python(rng):
     for a, b in zip(pc, pp):
         assert a.dtype == b.dtype == np.float32
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_mlp_with_matmul_and_cross_entropy_matches_python(rng):
+    init = [rng.standard_normal((6, 5)) * 0.5, np.zeros(5), rng.standard_normal((5, 3)) * 0.5,
+            np.zeros(3)]
+    xv = rng.standard_normal((8, 6)).astype("float32")
+    labels = rng.integers(0, 3, 8)
+    results = {}
+    for backend in ("python", "cuda"):
+        params = [sg.shared(p.astype("float32")) for p in init]
+        x = sg.matrix("x", dtype="float32")
+        y = sg.vector("y", dtype="int64")
+        h = sg.nn.relu(x @ params[0] + params[1])
+        loss = sg.mean(sg.nn.cross_entropy(h @ params[2] + params[3], y))
+        grads = sg.grad(loss, params)
+        step = sg.function([x, y], loss, backend=backend,
+                           updates=[(p, p - 0.5 * g) for p, g in zip(params, grads)])
+        results[backend] = [step(xv, labels) for _ in range(3)], [p.get_value() for p in params]
+    (lp, pp), (lc, pc) = results["python"], results["cuda"]
+    assert lc[2] < lc[0] and all(v.dtype == np.float32 for v in lc)
+    np.testing.assert_allclose(lc, lp, rtol=1e-5)
+    for a, b in zip(pc, pp):
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_random_draws_are_a_lowering_error_not_a_cpu_fallback():
+    stream = sg.random.RandomStream(0)
+    x = sg.tensor("x", dtype="float32", shape=(None,))
+    with pytest.raises(sg.LoweringError, match="standard_normal: the cuda backend"):
+        sg.function([x], x + stream.normal(size=(3,), dtype="float32"), backend="cuda")
+
+
+class GpuArray:
+    """A stand-in for a CuPy/PyTorch tensor: a device array behind the interface (the
+    simulator's own arrays do not have `__cuda_array_interface__`)."""
+
+    def __init__(self, host):
+        from numba import cuda
+
+        self.device = cuda.to_device(host)
+        self.__cuda_array_interface__ = {"shape": host.shape, "typestr": host.dtype.str,
+                                         "data": (0, False), "strides": None, "version": 3}
+
+
+def test_device_arrays_in_give_device_arrays_out(monkeypatch, rng):
+    from numba import cuda
+
+    monkeypatch.setattr(cuda, "as_cuda_array", lambda value: value.device, raising=False)
+    x = sg.tensor("x", dtype="float32", shape=(None, None))
+    f = sg.function([x], [sg.exp(x) + 1, x.T, sg.sum(x, axis=1)], backend="cuda")
+    xv = rng.standard_normal((3, 4)).astype("float32")
+    outs = f(GpuArray(xv))
+    assert all(not isinstance(o, np.ndarray) and hasattr(o, "copy_to_host") for o in outs)
+    np.testing.assert_allclose(outs[0].copy_to_host(), np.exp(xv) + 1, rtol=1e-6)
+    np.testing.assert_array_equal(outs[1].copy_to_host(), xv.T)
+    np.testing.assert_allclose(outs[2].copy_to_host(), xv.sum(axis=1), rtol=1e-6)
+    outs[0][0, 0] = 5  # outputs own their memory: a second call is unaffected
+    np.testing.assert_allclose(f(GpuArray(xv))[0].copy_to_host(), np.exp(xv) + 1, rtol=1e-6)
+    with pytest.raises(sg.DTypeError, match="float64 device data"):
+        f(GpuArray(xv.astype("float64")))

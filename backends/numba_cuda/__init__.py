@@ -23,8 +23,11 @@ if not SIMULATOR and not os.environ.get("SYMGRAPH_CUDA_PTX_ONLY") and not cuda.i
     raise ImportError("no CUDA GPU found (set NUMBA_ENABLE_CUDASIM=1 to run on the simulator)")
 
 from backends.numba_cuda.control import CONTROL
-from backends.numba_cuda.device import POOL, SHARED, Tensor, to_host, upload
-from backends.numba_cuda.runner import KINDS, Program, release
+from backends.numba_cuda.device import (POOL, SHARED, Tensor, empty, ensure_device, from_device,
+                                        to_host, upload)
+from backends.numba_cuda.launch import copy_into
+from backends.numba_cuda.nn import NN
+from backends.numba_cuda.runner import KINDS, Program, _hold, release
 from symgraph.graph import Graph
 
 
@@ -32,7 +35,7 @@ class CudaBackend:
     """Lowers a graph to a `Program` of kernel launches (see the module docstring)."""
 
     name = "cuda"
-    kinds = frozenset(KINDS) | frozenset(CONTROL)
+    kinds = frozenset(KINDS) | frozenset(CONTROL) | frozenset(NN)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # one call at a time: the pool is shared
@@ -41,15 +44,17 @@ class CudaBackend:
         program = Program(graph)
 
         def run(inputs: list) -> list:
+            on_device = any(hasattr(a, "__cuda_array_interface__") for a in inputs)
             with self._lock:
-                tensors = [upload(np.asarray(a)) for a in inputs]
+                tensors = [from_device(a) if hasattr(a, "__cuda_array_interface__") else
+                           upload(np.asarray(a)) for a in inputs]
                 outs = program.run(tensors)
-                results = []
-                for t in outs:
-                    results.append(_download(t))
-                return results
+                if on_device:  # device arrays in, device arrays out
+                    return [_hand_over(t) for t in outs]
+                return [_download(t) for t in outs]
 
         run.program = program
+        run.fresh = (True,) * len(graph.outputs)  # each result is a new downloaded array
         return run
 
 
@@ -68,12 +73,30 @@ def _download(t: Tensor) -> np.ndarray:
     return host
 
 
+def _hand_over(t: Tensor) -> Any:
+    """t as a numba device array the caller owns (a copy unless t is a whole pooled buffer)."""
+    ensure_device(t)
+    whole = t.contiguous and t.offset == 0 and t.buffer.array.size == max(t.size, 1)
+    if not (whole and t.buffer.pooled and t.buffer.users == 1):
+        copy = empty(POOL, t.dtype, t.shape)
+        copy_into(copy, t)
+        release(t)
+        t = _hold(copy)
+    t.buffer.pooled = False  # the caller's from now on
+    release(t)
+    return t.buffer.array.reshape(t.shape) if t.size else cuda.device_array(t.shape, t.dtype)
+
+
 def _give_back(t: Tensor) -> None:
+    """The array downloaded from t died: its buffer may serve new allocations, unless a
+    shared variable adopted it (then it stays that variable's, out of the pool)."""
     buffer = t.buffer
-    if buffer.users == 0 and not SHARED.owns(buffer):
+    if SHARED.owns(buffer):
+        return
+    if buffer.users == 0:
         POOL.give(buffer)
     else:
-        buffer.pooled = True
+        buffer.pooled = True  # the last reader's release returns it
 
 
 BACKEND = CudaBackend()

@@ -341,3 +341,29 @@ def kernel(name: str, **params: Any) -> Any:
 
 def default_warp() -> bool:
     return not SIMULATOR
+
+
+def cumulative(ndim: int, in_dtype: str, acc: str, reverse: bool) -> tuple[str, Signature]:
+    """Running sums along one axis: one thread per line (the other `ndim` axes)."""
+    dims = [f"d{d}" for d in range(ndim)]
+    jj = [f"j{d}" for d in range(ndim)]
+    args = ["n", "length"] + dims + ["x", "x_o"] + [f"x_s{d}" for d in range(ndim)] + [
+        "x_a", "out"] + [f"o_s{d}" for d in range(ndim)] + ["o_a"]
+    sig: Signature = [("scalar", "int64")] * (2 + ndim) + [("array", in_dtype)] + [
+        ("scalar", "int64")] * (2 + ndim) + [("array", acc)] + [("scalar", "int64")] * (
+        1 + ndim)
+    pad = " " * 8
+    body = [f"def kernel({', '.join(args)}):",
+            "    for i in range(cuda.grid(1), n, cuda.gridsize(1)):"]
+    body += _unravel("i", dims, jj, pad)
+    body += [f"{pad}p = {_address('x_o', jj, [f'x_s{d}' for d in range(ndim)])}",
+             f"{pad}q = {_address('0', jj, [f'o_s{d}' for d in range(ndim)])}",
+             f"{pad}total = {literal(0, acc)}",
+             f"{pad}for k in range(length):",
+             f"{pad}    kk = length - 1 - k" if reverse else f"{pad}    kk = k",
+             f"{pad}    total += np.{acc}(x[p + kk * x_a])",
+             f"{pad}    out[q + kk * o_a] = total"]
+    return "\n".join(body) + "\n", sig
+
+
+GENERATORS["cumulative"] = cumulative

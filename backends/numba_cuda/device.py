@@ -120,6 +120,18 @@ def upload(array: np.ndarray, pooled: bool = False) -> Tensor:
                   Buffer(device, pooled), compact)
 
 
+def from_device(value: Any) -> Tensor:
+    """A caller's device array (`__cuda_array_interface__`) read in place when contiguous;
+    a strided one is copied through the host once."""
+    array = cuda.as_cuda_array(value)
+    dtype = np.dtype(array.dtype).name
+    if not array.is_c_contiguous():
+        return upload(array.copy_to_host())
+    flat = array.reshape(array.size) if array.size else cuda.device_array(1, dtype)
+    return Tensor(dtype, tuple(array.shape), contiguous_strides(array.shape), 0,
+                  Buffer(flat, pooled=False))
+
+
 def host_only(array: np.ndarray) -> Tensor:
     """A metadata value (a shape vector): uploaded only if a kernel reads it."""
     array = np.array(array, order="C")

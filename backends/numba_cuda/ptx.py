@@ -91,26 +91,33 @@ def float64_lines(text: str, ptx: str) -> list[str]:
     return found
 
 
-def check(path: str) -> tuple[int, list[str]]:
+def _check_one(job: tuple[str, dict]) -> str | None:
+    name, params = job
+    try:
+        text, ptx, sig = compile_one(name, params)
+    except Exception as error:  # report every failing kernel, not just the first
+        return f"{name} {params}: does not compile: {error}"
+    floats = {d for _, d in sig if d.startswith("float")}
+    if floats == {"float32"} and float64_lines(text, ptx):
+        return (f"{name} {params}: float64 in a float32 kernel: "
+                f"{float64_lines(text, ptx)[:3]}\n{text}")
+    return None
+
+
+def check(path: str, workers: int = 2) -> tuple[int, list[str]]:
     """Compile one representative of every recorded kernel; (count, problems)."""
-    problems = []
-    done = set()
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs, done = [], set()
     for name, items in load(path):
         params = hardware_form(name, dict(items))
         key = representative(name, params)
-        if key in done:
-            continue
-        done.add(key)
-        try:
-            text, ptx, sig = compile_one(name, params)
-        except Exception as error:  # report every failing kernel, not just the first
-            problems.append(f"{name} {params}: does not compile: {error}")
-            continue
-        floats = {d for _, d in sig if d.startswith("float")}
-        if floats == {"float32"} and float64_lines(text, ptx):
-            problems.append(f"{name} {params}: float64 in a float32 kernel: "
-                            f"{float64_lines(text, ptx)[:3]}\n{text}")
-    return len(done), problems
+        if key not in done:
+            done.add(key)
+            jobs.append((name, params))
+    with ProcessPoolExecutor(workers) as pool:
+        problems = [p for p in pool.map(_check_one, jobs, chunksize=8) if p]
+    return len(jobs), problems
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import numpy as np
 from backends.numba_cuda import launch
 from backends.numba_cuda.device import (POOL, SHARED, Tensor, empty, ensure_device,
                                         host_only, to_host, upload)
-from backends.numba_cuda.views import VIEWS, index_plan, view
+from backends.numba_cuda.views import index_plan, view
 from symgraph.errors import LoweringError, ShapeError, SymgraphError, with_origin
 from symgraph.graph import Constant, Graph, Node, SharedVariable
 from symgraph.types import TupleType
@@ -221,13 +221,15 @@ class Program:
 
     def __init__(self, graph: Graph) -> None:
         from backends.numba_cuda.control import CONTROL
+        from backends.numba_cuda.nn import NN
 
         self.graph = graph
         self.handlers: dict[Node, Callable] = {}
         for node in graph.nodes:
             if node.is_leaf:
                 continue
-            handler = KINDS.get(node.op.kind) or CONTROL.get(node.op.kind)
+            kind = node.op.kind
+            handler = KINDS.get(kind) or CONTROL.get(kind) or NN.get(kind)
             if handler is None:
                 raise with_origin(LoweringError(
                     f"{node.op.name}: the cuda backend has no kernel for kind "
