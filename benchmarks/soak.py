@@ -46,7 +46,7 @@ PROPERTIES: dict[str, tuple[Any, Callable, int]] = {
     # name: (strategy, check, examples per batch)
     "python+eager+jit": (graphgen.programs(families=ALL),
                          _differential(("python_opt", "eager", "jit")), 100),
-    "numba": (graphgen.programs(families=graphgen.NUMBA_FAMILIES + ("index", "linalg")),
+    "numba": (graphgen.programs(families=graphgen.NUMBA_FAMILIES),
               _differential(("numba_opt",)), 20),
     "gradients": (graphgen.programs(families=graphgen.SMOOTH, dtypes=("float64",),
                                     specials=False, max_leaves=2, max_steps=6),

@@ -137,7 +137,8 @@ def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
     backend_name = backend or config.backend
     chosen = get_backend(backend_name)
     optimized = _optimize(graph) if optimize else graph
-    runner = _nan_guard(optimized) if check_nan else chosen.lower(optimized)
+    # The NaN guard runs the graph as written, so it names the user's op, not a fused loop.
+    runner = _nan_guard(graph) if check_nan else chosen.lower(optimized)
     return Function(inputs, len(output_list), single, [t for t, _ in pairs], graph,
                     optimized, runner, backend_name, name)
 

@@ -360,8 +360,8 @@ def _control(draw: Any, types: list) -> Step | None:
 FAMILIES: dict[str, Callable] = {"elemwise": _elemwise, "control": _control, "reduce": _reduce,
                                  "shape": _shape_step, "index": _index, "linalg": _linalg,
                                  "nn": _nn}
-# What the numba backend lowers today (elemwise, reduce, shape and view kinds).
-NUMBA_FAMILIES = ("elemwise", "reduce", "shape")
+# The families the numba backend lowers (all of them since its view/index/matmul kinds).
+NUMBA_FAMILIES = ("elemwise", "reduce", "shape", "index", "linalg", "nn", "control")
 
 
 def _smooth(draw: Any, types: list) -> Step | None:

@@ -27,7 +27,7 @@ def ci(examples: int):
 
 
 # numba gradients compile slowly (several seconds per graph): they run in the soak only.
-FUZZ_BUDGET = {"python": 150, "numba": 30, "grad": 40, "cuda_sim": 25}
+FUZZ_BUDGET = {"python": 150, "numba": 25, "grad": 40, "cuda_sim": 25}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
