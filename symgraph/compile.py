@@ -186,6 +186,7 @@ class Function:
         self.cache_hit = getattr(runner, "cache_hit", None)
         # The optimizer's rules that fired: {"simplify.mul_by_one": 2, "fuse.fused": 1, ...}
         self.rewrites: Counter = getattr(graph, "rewrites", Counter())
+        self.cache_hit = getattr(runner, "cache_hit", None)
         self._lock = threading.Lock() if update_targets else None
         self._shared = graph.shared
         # Outputs the backend promises are new arrays aliasing nothing skip the alias checks.

@@ -76,4 +76,7 @@ def default_dtype(value: object) -> str:
 
 def can_cast(source: str, target: str) -> bool:
     """Whether `source` data may be fed where `target` is declared (safe casts only)."""
-    return bool(np.can_cast(source, target, "safe"))
+    try:
+        return bool(np.can_cast(source, target, "safe"))
+    except TypeError:  # names NumPy does not parse back ("str32", "bytes8"): not numeric
+        return False

@@ -146,13 +146,17 @@ def where_constant_condition(node: Node) -> Node | None:  # where(True, x, y) ->
 
 @rule(logic.FullLike)
 def full_like_shape_source(node: Node) -> Node | None:
-    # full_like(f(x)) -> full_like(x) when f keeps x's shape
+    # full_like(f(g(x))) -> full_like(x) when f, g keep x's shape. Walk the whole chain in
+    # one rewrite: one rewrite per link would nest as deep as the chain (a gradient's seed
+    # sits on top of the whole forward graph).
     y = node.inputs[0]
-    if not isinstance(y.op, Elemwise):
-        return None
-    for x in y.inputs:
-        if at_least_as_known(x, y) and same_shape(x, y):
-            return make(node.op, x)
+    while isinstance(y.op, Elemwise):
+        source = next((x for x in y.inputs if at_least_as_known(x, y) and same_shape(x, y)), None)
+        if source is None:
+            break
+        y = source
+    if y is not node.inputs[0]:
+        return make(node.op, y)
 
 
 @rule(Shape)
@@ -291,7 +295,13 @@ def reshape_reshape(node: Node) -> Node | None:  # reshape(reshape(x, s1), s2) -
     match node.inputs:
         case (Node(op=inner, inputs=(x, *rest)), *own) if type(inner) is Reshape and (
                 len(rest) == len(own)):
-            return make(node.op, x, *own)
+            # Only when dropping s1 drops no run-time size check (s1 is a flatten, or every
+            # size in s2 is known) and no statically known dimension.
+            if inner.shape != (-1,) and not all(d is not None and d >= 0 for d in node.op.shape):
+                return None
+            new = make(node.op, x, *own)
+            if all(a is None or a == b for a, b in zip(node.type.shape, new.type.shape)):
+                return new
 
 
 @rule(Reshape)

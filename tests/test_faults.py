@@ -1,0 +1,283 @@
+"""Fault injection (issue #10): what survives an interrupted call, a huge allocation, a very
+deep graph, concurrent callers, and a damaged or hostile compile cache."""
+
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+import symgraph as sg
+from symgraph.apply import apply
+from symgraph.ops.base import Op
+
+BACKENDS = ["python", "numba"]
+
+
+# -- interrupted calls leave every shared variable unchanged ---------------------------------
+
+@dataclass(frozen=True)
+class Explode(Op):
+    """Identity that raises `error` when its reference runs (after `after` clean calls)."""
+
+    error: type
+    kind: ClassVar[str] = "custom"
+
+    def infer(self, x):
+        return x
+
+    def reference(self, x):
+        if Explode.armed:
+            raise self.error("injected fault")
+        return x.copy()
+
+
+Explode.armed = False
+
+
+@pytest.fixture
+def armed():
+    Explode.armed = True
+    yield
+    Explode.armed = False
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError, MemoryError])
+@pytest.mark.parametrize("where", ["output", "update"])
+def test_fault_during_a_call_leaves_every_shared_variable_unchanged(error, where, armed):
+    a = sg.shared(np.arange(3.0), name="a")
+    b = sg.shared(np.float64(5.0), name="b")
+    x = sg.vector("x", dtype="float64")
+    boom = apply(Explode(error), x)
+    out = boom if where == "output" else x * 2
+    upd_b = b + sg.sum(boom) if where == "update" else b + 1
+    f = sg.function([x], out, updates=[(a, a + x), (b, upd_b)], backend="python")
+    with pytest.raises(error):
+        f(np.ones(3))
+    np.testing.assert_array_equal(a.get_value(), np.arange(3.0))
+    assert b.get_value() == 5.0
+    Explode.armed = False  # the same function works afterwards: the lock was released
+    f(np.ones(3))
+    np.testing.assert_array_equal(a.get_value(), np.arange(3.0) + 1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_input_leaves_shared_unchanged_and_function_usable(backend):
+    w = sg.shared(np.ones(2), name="w")
+    x = sg.vector("x", dtype="float64")
+    f = sg.function([x], sg.sum(x * w), updates=[(w, w + x)], backend=backend)
+    for bad in (np.ones(3), np.ones((2, 2)), np.array(["a", "b"])):
+        with pytest.raises((sg.ShapeError, sg.DTypeError, ValueError)):
+            f(bad)
+        np.testing.assert_array_equal(w.get_value(), np.ones(2))
+    assert f(np.ones(2)) == 2.0
+    np.testing.assert_array_equal(w.get_value(), np.full(2, 2.0))
+
+
+# -- huge allocations fail at once with a MemoryError naming the node ------------------------
+
+@pytest.mark.parametrize("optimize", [False, True])
+def test_huge_allocation_names_the_node(optimize):
+    n = sg.scalar("n", dtype="int64")
+    big = sg.zeros((n, n)) + 1.0  # 10**7 x 10**7 float64 = 800 TB: NumPy refuses at once
+    f = sg.function([n], big, backend="python", optimize=optimize)
+    with pytest.raises(MemoryError, match=r"out of memory computing a float64\[\?,\?\].*"
+                                          r"test_faults.py:\d+"):
+        f(10**7)
+    assert f(2).shape == (2, 2)
+
+
+def test_huge_static_allocation_is_not_folded_at_compile_time():
+    big = sg.zeros((10**7, 10**7))
+    f = sg.function([], big, backend="python")  # the optimizer must not try to fold it
+    with pytest.raises(MemoryError, match=r"float64\[10000000,10000000\]"):
+        f()
+
+
+# -- recursion-safe traversal: a 10,000-node chain --------------------------------------------
+
+def test_deep_chain_through_grad_unoptimized():
+    x = sg.scalar("x", dtype="float64")
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    f = sg.function([x], [y, sg.grad(y, x)], backend="python", optimize=False)
+    value, slope = f(2.0)
+    np.testing.assert_allclose([value, slope], [2 * 1.0001 ** 10_000, 1.0001 ** 10_000],
+                               rtol=1e-9)
+
+
+def test_deep_chain_through_grad_and_optimizer():
+    # deeper than Python's recursion limit; every link of the gradient's seed is rewritten
+    x = sg.scalar("x", dtype="float64")
+    y = x
+    for _ in range(2_000):
+        y = sg.sin(y)
+    value, slope = sg.function([x], [y, sg.grad(y, x)], backend="python")(0.5)
+    xs, d = 0.5, 1.0
+    for _ in range(2_000):
+        d *= np.cos(xs)
+        xs = np.sin(xs)
+    np.testing.assert_allclose([value, slope], [xs, d], rtol=1e-9)
+
+
+def test_deep_chain_eager_backward():
+    x = sg.eager.tensor(np.float64(0.25), requires_grad=True)
+    y = x
+    for _ in range(10_000):
+        y = y + 1.0
+    y.backward()
+    assert y.numpy() == 10_000.25 and x.grad.numpy() == 1.0
+
+
+def test_deep_chain_numba():
+    x = sg.scalar("x", dtype="float64")
+    y = x
+    for _ in range(10_000):
+        y = y + 1.0
+    assert sg.function([x], y, backend="numba")(0.0) == 10_000.0
+
+
+# -- thread safety ---------------------------------------------------------------------------
+
+def _in_threads(fn, n=8):
+    results = [None] * n
+    errors = []
+    barrier = threading.Barrier(n)
+
+    def work(k):
+        try:
+            barrier.wait()
+            results[k] = fn(k)
+        except BaseException as error:  # report it in the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    return results
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_function_from_eight_threads(backend):
+    x = sg.matrix("x", dtype="float64")
+    f = sg.function([x], [sg.sum(sg.exp(x) * 2, axis=1), x + 1], backend=backend)
+    data = [np.random.default_rng(k).standard_normal((64, 33)) for k in range(8)]
+    results = _in_threads(lambda k: [f(data[k]) for _ in range(20)][-1])
+    for k, (total, plus) in enumerate(results):
+        np.testing.assert_allclose(total, (np.exp(data[k]) * 2).sum(1), rtol=1e-12)
+        np.testing.assert_array_equal(plus, data[k] + 1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_concurrent_updates_are_serialized(backend):
+    count = sg.shared(np.zeros(3), name="count")
+    x = sg.vector("x", dtype="float64")
+    f = sg.function([x], sg.sum(count), updates=[(count, count + x)], backend=backend)
+    seen = _in_threads(lambda k: [float(f(np.ones(3))) for _ in range(25)])
+    np.testing.assert_array_equal(count.get_value(), np.full(3, 200.0))
+    # each call saw the state the previous one left: every total 0, 3, …, 597 exactly once
+    assert sorted(v for per_thread in seen for v in per_thread) == [3.0 * i for i in range(200)]
+
+
+# -- the numba disk cache: full disk, hostile entries, concurrent compiles ----------------------
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    from backends.numba_cpu import cache
+
+    monkeypatch.setattr(sg.config, "cache_dir", str(tmp_path))
+    monkeypatch.setattr(cache, "_warned", False)
+    return tmp_path
+
+
+def test_full_disk_compiles_in_memory(fresh_cache, monkeypatch):
+    import errno
+
+    from backends.numba_cpu import cache
+
+    def no_space(path, text, replace):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    monkeypatch.setattr(cache, "_write_atomically", no_space)
+    x = sg.vector("x", dtype="float64")
+    with pytest.warns(UserWarning, match="No space left"):
+        f = sg.function([x], x * 7 + 0.25, backend="numba")
+    assert f.runner.path is None
+    np.testing.assert_array_equal(f(np.arange(3.0)), [0.25, 7.25, 14.25])
+
+
+HOSTILE_SCRIPT = """
+import numpy as np, symgraph as sg
+x = sg.vector("x", dtype="float64")
+f = sg.function([x], sg.exp(x) * 3 - x, backend="numba")
+assert np.allclose(f(np.arange(4.0)), np.exp(np.arange(4.0)) * 3 - np.arange(4.0))
+print(f.runner.path, f.runner.cache_entry)
+"""
+
+
+def _in_process(cache_dir):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(cache_dir), PYTHONPATH=root)
+    done = subprocess.run([sys.executable, "-c", HOSTILE_SCRIPT], env=env, cwd=root, text=True,
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_foreign_entry_with_a_valid_checksum_is_replaced_not_run(tmp_path):
+    from backends.numba_cpu import cache
+
+    path, status = _in_process(tmp_path)
+    assert status in ("created", "valid")
+    marker = tmp_path / "executed"
+    evil = f"open({str(marker)!r}, 'w').write('pwned')\n"
+    with open(path, "w") as handle:
+        handle.write(cache.entry_text(evil))  # intact by its own checksum, but not ours
+    assert cache.is_valid(cache.entry_text(evil))
+    path_again, status = _in_process(tmp_path)
+    assert (path_again, status) == (path, "repaired")
+    assert not marker.exists()
+
+
+def test_eight_threads_compile_one_new_graph_at_once(fresh_cache):
+    x = sg.vector("x", dtype="float64")
+    out = sg.tanh(x) * 5 + sg.sum(x)
+    data = np.linspace(-1, 1, 7)
+    results = _in_threads(lambda k: sg.function([x], out, backend="numba")(data))
+    for got in results:
+        np.testing.assert_allclose(got, np.tanh(data) * 5 + data.sum(), rtol=1e-12)
+    entries = [p for p in os.listdir(fresh_cache / "numba") if p.endswith(".py")]
+    assert len(entries) == 1
+
+
+# -- regressions found by these tests -----------------------------------------------------------
+
+def test_regression_string_input_is_a_dtype_error_naming_the_input():
+    # was: TypeError "did not understand one of the types; 'None' not accepted" from NumPy
+    x = sg.vector("x", dtype="float64")
+    f = sg.function([x], x + 1, backend="python")
+    with pytest.raises(sg.DTypeError, match="input x: got str32 data, declared float64"):
+        f(np.array(["a", "b"]))
+
+
+def test_regression_optimizer_on_gradient_of_a_70_link_chain():
+    # was: AssertionError "rewrite rules keep rewriting full_like: a loop?" — the gradient's
+    # seed full_like(sin(sin(…x))) was simplified one link per nested rewrite (limit 64)
+    x = sg.scalar("x", dtype="float64")
+    y = x
+    for _ in range(70):
+        y = sg.sin(y)
+    f = sg.function([x], sg.grad(y, x), backend="python")
+    xs, d = 0.3, 1.0
+    for _ in range(70):
+        d *= np.cos(xs)
+        xs = np.sin(xs)
+    np.testing.assert_allclose(f(0.3), d, rtol=1e-12)
