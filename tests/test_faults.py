@@ -281,3 +281,28 @@ def test_regression_optimizer_on_gradient_of_a_70_link_chain():
         d *= np.cos(xs)
         xs = np.sin(xs)
     np.testing.assert_allclose(f(0.3), d, rtol=1e-12)
+
+
+def test_cache_dir_writable_by_others_is_not_trusted(tmp_path, monkeypatch):
+    """numba unpickles its cache index, so a cache folder others can write is refused and
+    the function compiles in memory (with one warning) instead of loading from it."""
+    import os
+    import warnings
+
+    import numpy as np
+
+    import symgraph as sg
+    from backends.numba_cpu import cache
+
+    shared_dir = tmp_path / "shared-cache"
+    (shared_dir / "numba").mkdir(parents=True)
+    os.chmod(shared_dir / "numba", 0o777)
+    monkeypatch.setattr(sg.config, "cache_dir", str(shared_dir))
+    monkeypatch.setattr(cache, "_warned", False)
+    x = sg.vector("x", dtype="float64")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f = sg.function([x], sg.exp(x) + 41.5, backend="numba")
+    assert f.runner.path is None and f.runner.cache_entry == "memory"
+    assert any("not trusted" in str(w.message) for w in caught)
+    np.testing.assert_allclose(f(np.zeros(2)), [42.5, 42.5])

@@ -139,7 +139,8 @@ def load(graph: Graph, source: str) -> tuple[types.ModuleType, str | None, str]:
     directory = os.path.join(config.cache_dir, "numba")
     path = os.path.join(directory, f"{name}.py")
     try:
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        _check_private(directory)
         status = ensure_file(path, entry_text(source))
     except OSError as error:
         if not _warned:
@@ -149,6 +150,21 @@ def load(graph: Graph, source: str) -> tuple[types.ModuleType, str | None, str]:
                           "Set SYMGRAPH_CACHE_DIR to a writable directory.", stacklevel=4)
         return _exec_in_memory(name, source), None, "memory"
     return _import_file(name, path), path, status
+
+
+def _check_private(directory: str) -> None:
+    """Refuse a cache directory another user could write: numba unpickles its index files,
+    so only a directory that this user alone can write is trusted (see
+    docs/reliability.md). Raises PermissionError, which makes `load` compile in memory."""
+    if not hasattr(os, "getuid"):
+        return
+    for folder in (directory, os.path.join(directory, "__pycache__")):
+        if not os.path.isdir(folder):
+            continue
+        info = os.stat(folder)
+        if info.st_uid != os.getuid() or info.st_mode & 0o022:
+            raise PermissionError(f"{folder} is owned by another user or writable by group or "
+                                  "others, so its cached code is not trusted")
 
 
 def forget(path: str) -> None:
