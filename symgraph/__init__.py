@@ -5,7 +5,8 @@ Everything public is re-exported here, explicitly; the modules behind it are pri
 """
 
 from symgraph.config import config
-from symgraph.errors import DTypeError, GradientError, LoweringError, ShapeError, SymgraphError
+from symgraph.errors import (DTypeError, GradientError, LoweringError, NonFiniteError, ShapeError,
+                             SymgraphError)
 from symgraph.graph import Constant, Graph, Input, Node, SharedVariable
 
 # -- constructors ------------------------------------------------------------------------
@@ -45,11 +46,19 @@ from symgraph.api.shape import broadcast_to, concatenate, flatten, reshape, stac
 from symgraph.api.index import getitem, inc_subtensor, set_subtensor
 from symgraph.ops.index import IndexOutOfBoundsError
 
+# -- control flow ------------------------------------------------------------------------------
+from symgraph.api.control import foldl, ifelse, map, reduce, scan
+
 # -- gradients ---------------------------------------------------------------------------------
-from symgraph.grad import grad
+from symgraph.grad import grad, hessian, jacobian, jvp, vjp
+from symgraph import testing
 
 # -- compilation and printing ------------------------------------------------------------------
 from symgraph.compile import Function, function
 from symgraph.printing import debugprint, pprint, to_dot, to_networkx
+
+# -- eager mode and jit ------------------------------------------------------------------------
+from symgraph import eager
+from symgraph.jit import jit, value_and_grad
 
 __version__ = "0.1.0"

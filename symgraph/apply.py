@@ -12,22 +12,24 @@ from typing import Any
 from symgraph.errors import SymgraphError, with_origin
 from symgraph.graph import Node, user_origin
 from symgraph.ops.base import Op
+from symgraph.eager import apply_eager
 
 
 def apply(op: Op, *args: Any) -> Any:
     """Apply `op` to symbolic nodes (build a node) or eager tensors (compute now)."""
-    if all(isinstance(a, Node) for a in args):
+    symbolic = 0
+    for a in args:  # a plain loop: this runs for every eager operation too
+        symbolic += isinstance(a, Node)
+    if symbolic == len(args):
         try:
             node_type = op.infer(*(a.type for a in args))
         except SymgraphError as error:
             raise with_origin(error, user_origin()) from None
         return Node(op, args, node_type, origin=user_origin())
-    if any(isinstance(a, Node) for a in args):
+    if symbolic:
         kinds = ", ".join(type(a).__name__ for a in args)
         raise SymgraphError(
             f"{op.name}: cannot mix symbolic variables and eager tensors ({kinds}); "
             "use sg.jit to compile eager code, or .numpy() to pass an eager value as data"
         )
-    from symgraph.eager import apply_eager
-
     return apply_eager(op, args)

@@ -34,6 +34,7 @@ PASSES: list[Pass] = [
     rewrite.simplify,      # x*1, --x, log(exp(x)), sum_to(g, shape(x)) with g shaped like x
     rewrite.stabilize,     # log(1+x) -> log1p, log(softmax) -> log_softmax, ...
     rewrite.specialize,    # x**2 -> x*x, x**0.5 -> sqrt
+    rewrite.optimize_loops,  # scan steps optimized, invariants hoisted, unused history dropped
     rewrite.fuse,          # elementwise chains -> Fused, their reductions -> FusedReduce
     rewrite.plan_reuse,    # graph.reuse: outputs that may overwrite a dead input
 ]
@@ -97,7 +98,7 @@ def _default_updates(roots: list[Node], pairs: list) -> list:
 
 def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
              givens: Any = None, backend: str | None = None, optimize: bool = True,
-             name: str | None = None) -> Function:
+             name: str | None = None, check_nan: bool = False) -> Function:
     """Compile `outputs` as a function of `inputs`.
 
     updates: pairs `(shared, new_value)` applied together after each successful call (every
@@ -118,6 +119,10 @@ def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
     output_list = [as_variable(o) for o in output_list]
     pairs = _check_updates(updates)
     roots = output_list + [value for _, value in pairs]
+    if not all(isinstance(root, Node) for root in roots):  # eager tensors slip through as_variable
+        raise SymgraphError("function: an output or update is an eager tensor; a compiled "
+                            "function computes symbolic variables: use sg.constant(t.numpy()) "
+                            "for a fixed value, or sg.jit to compile eager code")
     pairs += _default_updates(roots, pairs)
     roots = output_list + [value for _, value in pairs]
     if givens:
@@ -132,16 +137,27 @@ def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
     graph = Graph(inputs, roots)
     backend_name = backend or config.backend
     chosen = get_backend(backend_name)
-    optimized = _optimize(graph) if optimize else graph
-    runner = chosen.lower(optimized)
+    # The NaN guard checks node by node, so it keeps ops unfused to name the culprit.
+    passes = [p for p in PASSES if p is not rewrite.fuse] if check_nan else None
+    optimized = _optimize(graph, passes) if optimize else graph
+    runner = _nan_guard(optimized) if check_nan else chosen.lower(optimized)
     return Function(inputs, len(output_list), single, [t for t, _ in pairs], graph,
                     optimized, runner, backend_name, name)
 
 
-def _optimize(graph: Graph) -> Graph:
+def _nan_guard(graph: Graph) -> Callable:
+    from symgraph.interpret import evaluate
+
+    def run(inputs: list) -> list:
+        return evaluate(graph, inputs, check_nan=True)
+
+    return run
+
+
+def _optimize(graph: Graph, passes: Sequence[Pass] | None = None) -> Graph:
     """The optimized graph, with `.rewrites` counting the rules that fired."""
     with rewrite.collect_stats() as stats:
-        optimized = optimize(graph)
+        optimized = optimize(graph, passes)
     optimized.rewrites = stats
     return optimized
 
@@ -150,10 +166,8 @@ class Function:
     """A compiled function: `f(*values)` returns an ndarray, or a list for several outputs.
 
     `.graph` is the optimized graph, `.unoptimized` the graph as written, `.source` the
-    generated code where the backend has some, `.rewrites` a Counter of the optimizer's
-    rules that fired (`{"simplify.mul_by_one": 2, "fuse.fused": 1, …}`). Calls are
-    thread-safe; calls of a function with updates are serialized so each sees the state
-    the previous one left.
+    generated code where the backend has some. Calls are thread-safe; calls of a function
+    with updates are serialized so each sees the state the previous one left.
     """
 
     def __init__(self, inputs: list[Input], n_outputs: int, single: bool,
@@ -170,6 +184,7 @@ class Function:
         self.name = name
         self.source = getattr(runner, "source", None)
         self.cache_hit = getattr(runner, "cache_hit", None)
+        # The optimizer's rules that fired: {"simplify.mul_by_one": 2, "fuse.fused": 1, ...}
         self.rewrites: Counter = getattr(graph, "rewrites", Counter())
         self._lock = threading.Lock() if update_targets else None
         self._shared = graph.shared

@@ -25,6 +25,10 @@ class LoweringError(SymgraphError):
     """A backend that cannot compile a node (no kernel for that op kind, say)."""
 
 
+class NonFiniteError(SymgraphError, FloatingPointError):
+    """A NaN or inf found by the NaN guard (`sg.function(..., check_nan=True)`)."""
+
+
 def with_origin(error: SymgraphError, origin: str | None) -> SymgraphError:
     """Return `error` with ` (created at FILE:LINE)` appended, once."""
     message = str(error)

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from symgraph.errors import ShapeError, SymgraphError, with_origin
+from symgraph.errors import NonFiniteError, ShapeError, SymgraphError, with_origin
 from symgraph.graph import Constant, Graph, Node, SharedVariable
 from symgraph.types import TensorType
 
@@ -30,6 +30,9 @@ def run_node(node: Node, values: list[Any]) -> Any:
     except (ValueError, IndexError) as error:
         raise with_origin(ShapeError(f"{node.op.name}: {error} (inputs: {_shapes(values)})"),
                           node.origin) from None
+    except MemoryError:
+        raise MemoryError(f"{node.op.name}: out of memory computing a {node.type} result from "
+                          f"inputs {_shapes(values)} (created at {node.origin})") from None
     if isinstance(node.type, TensorType):
         out = np.asarray(out)
         if out.dtype.name != node.type.dtype or not node.type.accepts_shape(out.shape):
@@ -39,8 +42,30 @@ def run_node(node: Node, values: list[Any]) -> Any:
     return out
 
 
-def evaluate(graph: Graph, inputs: Sequence[np.ndarray]) -> list[Any]:
-    """The outputs of `graph` for these input values (shared variables read as they are)."""
+def _summary(value: Any) -> str:
+    array = np.asarray(value)
+    if array.dtype.kind not in "fc" or array.size == 0:
+        return f"{array.dtype}{list(array.shape)}"
+    finite = array[np.isfinite(array)]
+    span = f"finite in [{finite.min():.4g}, {finite.max():.4g}]" if finite.size else "no finite"
+    return (f"{array.dtype}{list(array.shape)} ({span}, {int(np.isnan(array).sum())} NaN, "
+            f"{int(np.isinf(array).sum())} inf)")
+
+
+def check_finite(node: Node, out: Any, values: list[Any]) -> None:
+    """Raise NonFiniteError if a float result holds NaN or inf (the NaN guard)."""
+    if isinstance(out, np.ndarray) and out.dtype.kind == "f" and not np.isfinite(out).all():
+        inputs = "; ".join(_summary(v) for v in values)
+        raise NonFiniteError(
+            f"{node.op.name}: produced NaN or inf ({_summary(out)}) from inputs: {inputs} "
+            f"(created at {node.origin}); look at the inputs' ranges, or use a stable form "
+            "(log1p, logsumexp, softplus, where-guarded division)")
+
+
+def evaluate(graph: Graph, inputs: Sequence[np.ndarray], check_nan: bool = False) -> list[Any]:
+    """The outputs of `graph` for these input values (shared variables read as they are).
+
+    check_nan: raise at the first node whose float result holds NaN or inf, naming it."""
     env: dict[Node, Any] = dict(zip(graph.inputs, inputs))
     remaining = _use_counts(graph)
     for node in graph.nodes:
@@ -54,7 +79,10 @@ def evaluate(graph: Graph, inputs: Sequence[np.ndarray]) -> list[Any]:
             raise SymgraphError(f"input {node.name or node!r} is needed but was not given; "
                                 "add it to the function's inputs or to givens")
         else:
-            env[node] = run_node(node, [env[i] for i in node.inputs])
+            values = [env[i] for i in node.inputs]
+            env[node] = run_node(node, values)
+            if check_nan:
+                check_finite(node, env[node], values)
             for i in node.inputs:  # free intermediates after their last use
                 remaining[i] -= 1
                 if remaining[i] == 0 and not i.is_leaf:

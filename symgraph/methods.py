@@ -8,12 +8,14 @@ elementwise equality is `sg.eq`.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 
 def _api() -> Any:
-    from symgraph import api
-
+    api = sys.modules.get("symgraph.api")  # a dict lookup: operators are eager's hot path
+    if api is None:
+        from symgraph import api
     return api
 
 

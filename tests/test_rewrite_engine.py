@@ -19,8 +19,8 @@ from test_rewrite import optimize_checked
 
 def test_pass_list_is_the_documented_order():
     names = [p.__name__ for p in PASSES]
-    assert names == ["canonicalize", "fold", "simplify", "stabilize", "specialize", "fuse",
-                     "plan_reuse"]
+    assert names == ["canonicalize", "fold", "simplify", "stabilize", "specialize",
+                     "optimize_loops", "fuse", "plan_reuse"]
 
 
 def test_common_subexpressions_merge_and_dead_nodes_drop():

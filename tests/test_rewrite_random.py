@@ -12,12 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symgraph as sg
+from symgraph.compile import PASSES
 from test_elemwise import BINARY, COMPARE, PIECEWISE, UNARY, sample
+from test_rewrite import optimize_checked
 
 
 def compile_both(inputs, outputs):
-    return (sg.function(inputs, outputs, backend="python", optimize=False),
-            sg.function(inputs, outputs, backend="python"))
+    plain = sg.function(inputs, outputs, backend="python", optimize=False)
+    optimize_checked(plain.graph, PASSES)  # the IR verifies after every pass
+    return plain, sg.function(inputs, outputs, backend="python")
 
 
 def assert_agree(want, got, rtol=1e-9, atol=1e-12):

@@ -83,6 +83,11 @@ def operands(*args: Any) -> list[Any]:
     With any eager tensor among the arguments the others become eager tensors; otherwise
     arrays and scalars become constants.
     """
+    eager = 0
+    for a in args:  # all eager: nothing to convert (the eager hot path)
+        eager += _is_eager(a)
+    if eager and eager == len(args):
+        return list(args)
     typed = [a for a in args if not is_python_scalar(a)]
     scalars = [a for a in args if is_python_scalar(a)]
     weak_dtype = None

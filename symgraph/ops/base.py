@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from symgraph.dtypes import as_dtype
+from symgraph.dtypes import as_dtype, name_of
 from symgraph.types import TensorType, broadcast_shapes
 
 
@@ -105,10 +105,10 @@ class Elemwise(Op):
         return ufunc_dtype(self.ufunc, dtypes)
 
     def reference(self, *values: np.ndarray) -> np.ndarray:
-        out_dtype = self.out_dtype(*(v.dtype.name for v in values))
+        out_dtype = self.out_dtype(*(name_of(v.dtype) for v in values))
         with np.errstate(all="ignore"):
             out = np.asarray(self.ufunc(*values))
-            if out.dtype.name != out_dtype:  # NumPy went to float16: compute in float32
+            if name_of(out.dtype) != out_dtype:  # NumPy went to float16: compute in float32
                 out = np.asarray(self.ufunc(*(v.astype(out_dtype) for v in values)))
         return out.astype(out_dtype, copy=False)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symgraph import api as sg
+from symgraph.graph import Constant
 from symgraph.ops.base import Elemwise
 
 
@@ -77,13 +78,17 @@ class Mod(Elemwise):
 
 @dataclass(frozen=True)
 class Power(Elemwise):
-    """x ** y. The exponent's gradient uses log(x) and is 0 where x == 0."""
+    """x ** y. The base's gradient y * x**(y-1) is 0 where y == 0 (not 0 * inf at x == 0);
+    the exponent's gradient uses log(x) and is 0 where x == 0."""
     ufunc = np.power
     scalar = "{0} ** {1}"
 
     def vjp(self, inputs, output, g):
         x, y = inputs
-        gx = g * y * sg.power(x, y - 1)
+        slope = y * sg.power(x, y - 1)
+        if not (isinstance(y, Constant) and y.scalar):  # a known non-zero exponent is safe
+            slope = sg.where(sg.eq(y, 0), 0, slope)
+        gx = g * slope
         safe_x = sg.where(sg.eq(x, 0), 1, x)
         gy = g * output * sg.log(safe_x)
         return (gx, gy)

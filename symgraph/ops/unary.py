@@ -223,6 +223,7 @@ class Erf(Elemwise):
     """The error function."""
     ufunc = scipy.special.erf
     scalar = "math.erf({0})"
+
     def vjp(self, inputs, output, g):
         return (g * (2 / math.sqrt(math.pi)) * sg.exp(-inputs[0] * inputs[0]),)
 
@@ -232,6 +233,7 @@ class Erfc(Elemwise):
     """1 - erf(x), accurate for large x."""
     ufunc = scipy.special.erfc
     scalar = "math.erfc({0})"
+
     def vjp(self, inputs, output, g):
         return (g * (-2 / math.sqrt(math.pi)) * sg.exp(-inputs[0] * inputs[0]),)
 
