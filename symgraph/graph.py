@@ -272,6 +272,18 @@ class Graph:
         return sum(1 for node in self.nodes if not node.is_leaf)
 
 
+def _op_text(op: Op) -> str:
+    """The op's repr, with each inner graph (ifelse, scan) as its own hash: a Graph's repr
+    holds its address, which would change the hash in every process."""
+    import dataclasses
+
+    fields = [(f.name, getattr(op, f.name)) for f in dataclasses.fields(op)]
+    if not any(isinstance(value, Graph) for _, value in fields):
+        return repr(op)
+    parts = [f"{name}={graph_hash(v) if isinstance(v, Graph) else repr(v)}" for name, v in fields]
+    return f"{type(op).__name__}({', '.join(parts)})"
+
+
 def graph_hash(graph: Graph) -> str:
     """A structural hash of a graph, stable across processes (for on-disk caches): ops and
     their parameters, types, constant bytes, topology and input order. Shared variables are
@@ -289,7 +301,7 @@ def graph_hash(graph: Graph) -> str:
             digest.update(f"l{role}:{node.type}".encode())
         else:
             args = ",".join(str(number[i]) for i in node.inputs)
-            digest.update(f"n{node.op!r}({args}):{node.type}".encode())
+            digest.update(f"n{_op_text(node.op)}({args}):{node.type}".encode())
         digest.update(b";")
     digest.update(("out:" + ",".join(str(number[o]) for o in graph.outputs)).encode())
     return digest.hexdigest()

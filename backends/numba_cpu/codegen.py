@@ -13,10 +13,12 @@ reduction without a combine rule, is a LoweringError naming the op and the backe
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
 from backends.numba_cpu.kernels.arrays import VIEW_RULES, lower_alloc, lower_join
+from backends.numba_cpu.kernels.control import lower_ifelse, lower_scan
 from backends.numba_cpu.kernels.axes import lower_argreduce, lower_cumulative, lower_softmax
 from backends.numba_cpu.kernels.elemwise import lower_fused
 from backends.numba_cpu.kernels.index import lower_index, lower_scatter
@@ -49,6 +51,8 @@ KINDS = {
     "alloc": lower_alloc,
     "index": lower_index,
     "scatter": lower_scatter,
+    "ifelse": lower_ifelse,
+    "scan": lower_scan,
 }
 
 # Kinds whose result is a newly allocated array (no alias of an input or of another output).
@@ -72,12 +76,31 @@ from symgraph.ops.index import IndexOutOfBoundsError
 
 
 class Names(dict):
-    """Node -> variable name, plus the scalar-function resolver the kernels share."""
+    """Node -> variable name, plus the scalar-function resolver the kernels share.
 
-    def __init__(self) -> None:
+    A child (for an inner graph emitted as its own function, see `generate_function`)
+    shares its parent's resolver, module-level functions and constant parameters."""
+
+    def __init__(self, parent: Names | None = None) -> None:
         super().__init__()
-        self.functions = Functions()
+        self.functions = parent.functions if parent else Functions()
         self.generators: list[Node] = []  # random draws, in the order of params g0, g1, …
+        self.inner = parent is not None
+        # Module-level source (inner graphs' functions), and the constants they read:
+        # Constant -> parameter name `k{j}`, threaded from entry down to each function.
+        self.module: list[str] = parent.module if parent else []
+        self.constant_params: dict[Constant, str] = parent.constant_params if parent else {}
+        self.imports: set[str] = parent.imports if parent else set()
+        self.counter = parent.counter if parent else itertools.count()
+
+    def constant_param(self, node: Constant) -> str:
+        if node not in self.constant_params:
+            self.constant_params[node] = f"k{len(self.constant_params)}"
+        return self.constant_params[node]
+
+    def function_name(self, prefix: str) -> str:
+        """A module-unique name for an emitted function."""
+        return f"{prefix}{next(self.counter)}"
 
 
 @dataclass
@@ -122,6 +145,63 @@ def validate(graph: Graph) -> None:
                 raise with_origin(error, node.origin) from None
 
 
+def _body(graph: Graph, names: Names) -> list[str]:
+    """The kernels' lines for every non-leaf node of `graph`, in order."""
+    body: list[str] = []
+    for node in graph.nodes:
+        if node.is_leaf:
+            continue
+        origin = f"  ({node.origin})" if node.origin else ""
+        text = str(node.op)  # an op holding inner graphs prints them over several lines
+        text = text if "\n" not in text else f"{node.op.name} (inner graphs: functions above)"
+        body.append(f"# {names[node]} = {text} : {node.type}{origin}")
+        try:
+            body += KINDS[node.op.kind](node, names)
+        except LoweringError as error:
+            raise with_origin(error, node.origin) from None
+    return body
+
+
+def _used_params(text: str) -> list[str]:
+    """The constant parameters `k{j}` that `text` reads, in order."""
+    return sorted(set(re.findall(r"\bk[0-9]+\b", text)), key=lambda k: int(k[1:]))
+
+
+def generate_function(graph: Graph, name: str, names: Names) -> list[str]:
+    """Emit `graph` (an inner graph: inputs and constants only) as the numba-compiled
+    function `name(inputs..., constants...)` into the module, returning a tuple of
+    C-contiguous writable arrays (so both branches of an ifelse, or every step of a scan,
+    return the same numba types). Returns the constant parameters it takes after the
+    graph's inputs, which the caller passes on."""
+    for node in graph.nodes:
+        if not node.is_leaf and node.op.kind == "random":
+            raise with_origin(LoweringError(
+                f"{node.op.name}: the numba backend cannot draw random numbers inside a "
+                f"scan step or an ifelse branch ({name}): the generator is built per call, "
+                "outside the compiled code; use backend='python' for this graph, or draw "
+                "the numbers before the loop and pass them as a sequence"), node.origin)
+    validate(graph)
+    inner = Names(names)
+    for number, node in enumerate(graph.nodes):
+        if isinstance(node, SharedVariable):
+            raise LoweringError(f"{name}: an inner graph reads the shared variable {node!r} "
+                                "directly; it should be an input of the control-flow op")
+        inner[node] = names.constant_param(node) if isinstance(node, Constant) else f"v{number}"
+    body = _body(graph, inner)
+    outputs = [f"contiguous({inner[o]})" for o in graph.outputs]
+    text = "\n".join(body + outputs)
+    params = [inner[n] for n in graph.inputs] + _used_params(text)
+    names.imports.add("contiguous")
+    names.module += [FUNCTION_DECORATOR, f"def {name}({', '.join(params)}):"]
+    names.module += ["    " + line if line else "" for line in body]
+    names.module += [f"    return ({''.join(o + ', ' for o in outputs)})", "", ""]
+    return _used_params(text)
+
+
+# Inner functions: compiled by numba where they are defined; cached only in a real file.
+FUNCTION_DECORATOR = "@njit(error_model=\"numpy\", nogil=True, cache=CACHE)"
+
+
 def generate(graph: Graph) -> Generated:
     """The module source for `graph` (validated first)."""
     validate(graph)
@@ -134,20 +214,17 @@ def generate(graph: Graph) -> Generated:
             shared.append(node)
         elif isinstance(node, Constant):
             constants.append(node)
-    body: list[str] = []
-    for node in graph.nodes:
-        if node.is_leaf:
-            continue
-        origin = f"  ({node.origin})" if node.origin else ""
-        body.append(f"# {names[node]} = {node.op} : {node.type}{origin}")
-        try:
-            body += KINDS[node.op.kind](node, names)
-        except LoweringError as error:
-            raise with_origin(error, node.origin) from None
+    body = _body(graph, names)
     text = "\n".join(body + [names[o] for o in graph.outputs])
     used = [c for c in constants if re.search(rf"\b{names[c]}\b", text)]
+    const_names = [names[c] for c in used]
+    by_param = {k: c for c, k in names.constant_params.items()}
+    for param in _used_params(text):
+        used.append(by_param[param])
+        const_names.append(param)
     generators = [f"g{k}" for k in range(len(names.generators))]
-    params = [names[n] for n in graph.inputs] + [names[n] for n in shared + used] + generators
+    params = [names[n] for n in graph.inputs] + [names[n] for n in shared] + const_names
+    params += generators
     outputs = [names[o] for o in graph.outputs]
     seen: set[Node] = set()
     fresh = []
@@ -155,25 +232,29 @@ def generate(graph: Graph) -> Generated:
         fresh.append(not o.is_leaf and o.op.kind in FRESH and o not in seen)
         seen.add(o)
     imports = ["bdim"] + sorted(names.functions.used)
-    lines = [HEADER + f"from backends.numba_cpu.runtime import {', '.join(imports)}", "",
-             "# The graph:"]
+    lines = [HEADER + f"from backends.numba_cpu.runtime import {', '.join(imports)}"]
+    if names.module:
+        lines += [f"from backends.numba_cpu.kernels.control import "
+                  f"{', '.join(sorted(names.imports))}", "from numba import njit", "",
+                  "CACHE = not __file__.startswith(\"<\")  # numba caches real files only"]
+    lines += ["", "# The graph:"]
     lines += ["#   " + line for line in listing(graph).splitlines()]
-    lines += ["", "", f"def entry({', '.join(params)}):"]
+    lines += ["", ""] + names.module
+    lines += [f"def entry({', '.join(params)}):"]
     lines += ["    " + line if line else "" for line in body]
     lines.append(f"    return ({''.join(name + ', ' for name in outputs)})")
-    lines += ["", ""] + _runner_source(graph, names, shared, used)
+    lines += ["", ""] + _runner_source(graph, names, shared, const_names)
     return Generated("\n".join(lines) + "\n", shared, used, tuple(fresh), names.generators)
 
 
 def _runner_source(graph: Graph, names: Names, shared: list[SharedVariable],
-                   constants: list[Constant]) -> list[str]:
+                   consts: list[str]) -> list[str]:
     """A plain Python `make_runner` that binds shared variables and constants, and picks
     the serial or the parallel entry by the number of input elements. Compiled code can
     only raise constant messages, so on an error the runner asks `explain` for the
     reference interpreter's own error, which shows the run-time shapes and values."""
     inputs = [names[n] for n in graph.inputs]
     state = [names[s] for s in shared]
-    consts = [names[c] for c in constants]
     sizes = " + ".join(f"{n}.size" for n in inputs + state + consts) or "0"
     draws = names.generators
     args = ", ".join(inputs + state + consts + [f"g{k}" for k in range(len(draws))])
