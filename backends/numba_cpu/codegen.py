@@ -5,7 +5,8 @@ names) -> source lines`; the lines are pasted, in topological order, into one fu
 `entry` that numba compiles (serially, and once more with `parallel=True` for large data,
 where the `prange` loops run on numba's thread pool). Variables are named `v{n}` after the
 node's number in the flat listing, which heads the module as a comment, so the source
-reads side by side with `sg.debugprint(f)`.
+reads side by side with `sg.debugprint(f)`. Inner graphs (ifelse branches, scan steps)
+become `@njit` functions of the same module (`generate_function`), which `entry` calls.
 
 Everything is validated before any source is written: a kind without a kernel, or a
 reduction without a combine rule, is a LoweringError naming the op and the backend.

@@ -51,11 +51,12 @@ def _optimized(graph: Graph, loops: bool) -> Graph:
     """The inner graph through the optimizer passes still useful here: a scan step has been
     simplified by optimize_loops but not fused; a branch has not been optimized at all."""
     from symgraph import rewrite
-    from symgraph.compile import optimize
+    from symgraph.compile import PASSES, optimize
 
     if loops:
         return optimize(graph, [rewrite.optimize_loops, rewrite.fuse])
-    return optimize(graph)
+    # No buffer-reuse plan: a branch's inputs are the caller's arrays, never dead.
+    return optimize(graph, [p for p in PASSES if p is not rewrite.plan_reuse])
 
 
 def lower_ifelse(node: Node, names) -> list[str]:
