@@ -25,11 +25,11 @@ TABLES = ["tests/test_elemwise.py", "tests/test_shape.py", "tests/test_index.py"
           "tests/test_nn.py", "tests/test_linalg.py", "tests/cuda_sim_cases.py"]
 # Eager-mode tests do not compile anything; one large gradient graph takes ~100 s on the
 # simulator and its reductions are covered by test_reduce.py's per-op gradient table.
-# KNOWN BUG (issue #6, open): under the cuda_plugin run, the RNN BPTT test's gradient for x
-# disagrees with finite differences, though the same graph run on its own in a simulator
-# process matches the python backend to 1e-15 (suspected: the buffer pool's lifetimes,
-# also behind a once-seen MLP mismatch). Deselected here until that is fixed, not hidden:
-# tests/test_control.py still runs it on python and numba.
+# KNOWN BUG (issue #6, open): inside this long simulator run, the RNN BPTT case of
+# tests/test_control.py gets a wrong gradient for x on "cuda", deterministically, while the
+# same graph in a fresh simulator process (switch interval as here) matches the python
+# backend to 1e-15: some state carried between tests corrupts it; not yet found. It is
+# deselected here, not hidden: test_control.py runs it on python and numba.
 SKIP = ("not eager and not reduction_grads_on_every_backend"
         " and not rnn_forward_and_gradient_match_finite_differences")
 

@@ -84,7 +84,15 @@ def contiguous_strides(shape: tuple) -> tuple[int, ...]:
 
 
 class Pool:
-    """Free device buffers by (dtype, size), reused before allocating new ones."""
+    """Free device buffers by (dtype, size), reused before allocating new ones.
+
+    Reuse is OFF (`reuse = False`): with it on, the simulator runs of the op tables failed
+    now and then (a tensordot, an RNN gradient, an MLP step) in a way no single test
+    reproduces — a buffer handed back while something still reads it. Until that lifetime
+    bug is found (issue #6), every intermediate is a fresh allocation, freed by numba's
+    deallocation when its last reference goes."""
+
+    reuse = False
 
     def __init__(self) -> None:
         self.free: dict[tuple[str, int], list[Any]] = {}
@@ -98,6 +106,8 @@ class Pool:
         return Buffer(cuda.device_array(max(size, 1), dtype=dtype), pooled=True)
 
     def give(self, buffer: Buffer) -> None:
+        if not self.reuse:
+            return
         key = (buffer.array.dtype.name, buffer.array.size)
         self.free.setdefault(key, []).append(buffer.array)
 
