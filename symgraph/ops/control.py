@@ -13,7 +13,6 @@ from typing import ClassVar
 
 import numpy as np
 
-from symgraph import api as sg
 from symgraph.errors import GradientError, ShapeError, SymgraphError
 from symgraph.graph import Graph, Input, substitute
 from symgraph.ops.base import Op
@@ -52,7 +51,6 @@ class IfElse(Op):
     def reference(self, cond, *free):
         from symgraph.interpret import evaluate
 
-        # Branch graphs may type a dimension more precisely than the merged output type.
 
         outs = evaluate(self.then_graph if bool(cond) else self.else_graph, list(free))
         return outs[0] if len(outs) == 1 else tuple(outs)
