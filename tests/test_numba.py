@@ -275,3 +275,35 @@ def test_corrupt_entries_are_detected_and_rebuilt(shared_cache):
     assert (status, entry) == ("MISS", "valid")
     ((status, _, _),) = run_processes(directory)
     assert status == "HIT"
+
+
+def test_parallel_entry_inlines_vectorizable_math_only_within_its_budget(rng):
+    from backends.numba_cpu import INLINE_BUDGET
+    x = sg.vector("x", dtype="float64")
+    short = sg.exp(-x * x) * sg.sin(x)
+    long = x
+    for _ in range(INLINE_BUDGET + 1):      # past the budget: plain calls, a short compile
+        long = sg.sin(long) * 0.9 + 0.05
+    values = rng.uniform(-2, 2, 40_000)      # above the parallel threshold
+    f_short = sg.function([x], short, backend="numba")
+    f_long = sg.function([x], long, backend="numba")
+    assert f_short.runner.inline_math and not f_long.runner.inline_math
+    np.testing.assert_allclose(f_short(values), np.exp(-values * values) * np.sin(values),
+                               rtol=1e-14, atol=1e-15)
+    expected = values
+    for _ in range(INLINE_BUDGET + 1):
+        expected = np.sin(expected) * 0.9 + 0.05
+    np.testing.assert_allclose(f_long(values), expected, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("size", [100, (4 << 20) // 8 + 3])   # below and above 4 MiB
+def test_large_fused_outputs_get_the_huge_page_hint_and_stay_correct(size, rng):
+    from backends.numba_cpu import runtime
+    x = sg.vector("x", dtype="float64")
+    f = sg.function([x], sg.tanh(x) * 2 + 1, backend="numba")
+    assert "advise_huge(np.empty(" in f.source
+    values = rng.uniform(-3, 3, size)
+    out = f(values)
+    np.testing.assert_allclose(out, np.tanh(values) * 2 + 1, rtol=1e-14, atol=1e-14)
+    hinted = runtime.advise_huge(np.empty(size))     # returns its argument, untouched
+    assert hinted.shape == (size,) and hinted.dtype == np.float64
