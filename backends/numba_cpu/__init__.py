@@ -24,7 +24,8 @@ from numba.core import errors as numba_errors
 
 from backends.numba_cpu import cache
 from backends.numba_cpu.runtime import INLINE
-from backends.numba_cpu.codegen import KINDS, PARALLEL_THRESHOLD, Generated, generate
+from backends.numba_cpu.codegen import KINDS, Generated, generate
+from symgraph.config import config
 from symgraph.errors import LoweringError, SymgraphError
 from symgraph.graph import Graph
 from symgraph.interpret import evaluate
@@ -142,8 +143,9 @@ class NumbaBackend:
     def lower(self, graph: Graph) -> Any:
         generated = generate(graph)
         module, entry, parallel, hit, path, status = _compile(graph, generated)
-        run = module.make_runner(entry, parallel, generated.shared,
-                                 [c.value for c in generated.constants], PARALLEL_THRESHOLD,
+        constants = [c.value for c in generated.constants]
+        run = module.make_runner(entry, parallel, generated.shared, constants,
+                                 config.parallel_threshold,
                                  functools.partial(_explain, graph))
         run.source = generated.source
         run.cache_hit = hit
