@@ -339,3 +339,26 @@ def test_only_inputs_that_loops_read_choose_the_parallel_entry():
     looped = _loop_leaves(f.graph)
     assert b in looped and x not in looped and w not in looped   # x, w only feed BLAS
     assert "def entry(v0, v1, v2):" in f.source and "if v2.size < threshold:" in f.source
+
+
+@pytest.mark.parametrize("threshold", [0, 10**12])     # parallel entry, serial entry
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_row_kernels_match_the_reference_on_special_rows(threshold, dtype, monkeypatch):
+    monkeypatch.setattr(sg.config, "parallel_threshold", threshold)
+    inf, nan = np.inf, np.nan
+    rows = np.array([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [nan, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0],
+                     [inf, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0], [-inf] * 11,
+                     [-inf, 0, 1e30, -1e30, 5, 5, 5, 5, 5, 5, 5], [80, 90, 100] + [-200] * 8],
+                    dtype=dtype)
+    x = sg.matrix("x", dtype=dtype)
+    labels = sg.vector("labels", dtype="int64")
+    outs = [sg.logsumexp(x, axis=1), sg.nn.softmax(x, axis=1), sg.nn.log_softmax(x, axis=1),
+            sg.nn.cross_entropy(x, labels, reduction="none")]
+    picked = np.array([10, 1, 2, 3, 4, 2])
+    got = sg.function([x, labels], outs, backend="numba")(rows, picked)
+    want = sg.function([x, labels], outs, backend="python")(rows, picked)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        np.testing.assert_allclose(g, w, rtol=4e-7 if dtype == "float32" else 1e-15)
+    empty = sg.function([x], sg.logsumexp(x, axis=1), backend="numba")(np.zeros((3, 0), dtype))
+    np.testing.assert_array_equal(empty, np.full(3, -np.inf, dtype))

@@ -22,7 +22,7 @@ import numba
 import numpy as np
 from numba.core import errors as numba_errors
 
-from backends.numba_cpu import cache
+from backends.numba_cpu import cache, rowops
 from backends.numba_cpu.runtime import INLINE
 from backends.numba_cpu.codegen import KINDS, Generated, generate
 from symgraph.config import config
@@ -77,10 +77,11 @@ def inline_math(generated: Generated) -> bool:
 
 
 def _renamed(function: pytypes.FunctionType, name: str, inline: bool) -> pytypes.FunctionType:
-    """A copy of `function` under another name, so numba caches it separately, reading the
-    inlined vectorizable math functions (`runtime.INLINE`) instead of the plain ones when
-    `inline`."""
+    """A copy of `function` under another name, so numba caches it separately, calling the
+    parallel row kernels (`rowops.PARALLEL`), and the inlined vectorizable math functions
+    (`runtime.INLINE`) instead of the plain ones when `inline`."""
     scope = dict(function.__globals__)
+    scope.update({k: fn for k, fn in rowops.PARALLEL.items() if k in scope})
     if inline:
         scope.update({k: fn for k, fn in INLINE.items() if k in scope})
     copy = pytypes.FunctionType(function.__code__, scope, name,
@@ -89,11 +90,15 @@ def _renamed(function: pytypes.FunctionType, name: str, inline: bool) -> pytypes
     return copy
 
 
-def _dispatchers(module: pytypes.ModuleType, on_disk: bool, inline: bool) -> tuple[Any, Any]:
+def _dispatchers(module: pytypes.ModuleType, on_disk: bool, generated: Generated
+                 ) -> tuple[Any, Any]:
     flags = dict(_FLAGS, cache=on_disk)
     entry = numba.njit(**flags)(module.entry)
-    parallel = numba.njit(parallel=True, **flags)(_renamed(module.entry, "entry_parallel",
-                                                           inline))
+    # Without prange loops the parallel entry only calls the parallel row kernels: numba's
+    # parallel passes would find nothing to do (and say so in a warning).
+    loops = "prange(" in generated.source
+    parallel = numba.njit(parallel=loops, **flags)(
+        _renamed(module.entry, "entry_parallel", inline_math(generated)))
     return entry, parallel
 
 
@@ -105,7 +110,7 @@ def _compile(graph: Graph, generated: Generated) -> tuple[Any, Any, Any, bool, s
             return (*_compiled[key], True, path, status)
     signature = _signature(graph, generated)
     for attempt in range(2):
-        entry, parallel = _dispatchers(module, path is not None, inline_math(generated))
+        entry, parallel = _dispatchers(module, path is not None, generated)
         try:
             entry.compile(signature)
             break

@@ -9,14 +9,12 @@ a template's function to the fastest exact-enough version here — the vectoriza
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
-from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba.extending import overload
 
+from backends.numba_cpu.memory import advise_huge  # noqa: F401
 from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows,  # noqa: F401
                                        logsumexp_rows, matmul_loop, softmax_rows)
 
@@ -70,40 +68,6 @@ def resolve_shape(size, target):
         dims[free] = size // known
         known *= dims[free]
     return known == size, dims
-
-
-_HUGE_BYTES = 4 << 20   # NumPy advises huge pages from 4 MiB on; so do we
-_HUGE_PAGE = 2 << 20
-_MADV_HUGEPAGE = 14
-_HAS_MADVISE = sys.platform.startswith("linux")
-
-
-@intrinsic
-def _madvise(typingctx, address, length, advice):
-    """libc's madvise, called by symbol name so the machine code stays cacheable (a ctypes
-    pointer would be a process-specific address)."""
-    def codegen(context, builder, sig, args):
-        i64 = ir.IntType(64)
-        fnty = ir.FunctionType(ir.IntType(32), [ir.IntType(8).as_pointer(), i64, ir.IntType(32)])
-        function = cgutils.get_or_insert_function(builder.module, fnty, "madvise")
-        pointer = builder.inttoptr(args[0], ir.IntType(8).as_pointer())
-        return builder.call(function, [pointer, args[1], builder.trunc(args[2], ir.IntType(32))])
-    return types.int32(types.intp, types.intp, types.intp), codegen
-
-
-@njit(**_HELPER)
-def advise_huge(a):
-    """Ask Linux to back a large new array with transparent huge pages, as NumPy does.
-
-    Why: a fresh 40 MB output otherwise costs ~10,000 page faults on first touch, which
-    took longer than computing W1's fused loop itself (37 ms vs 20 ms for 10M float32).
-    A hint only: its result is ignored, and arrays below 4 MiB are left alone."""
-    if _HAS_MADVISE and a.nbytes >= _HUGE_BYTES:
-        start = (a.ctypes.data + _HUGE_PAGE - 1) & ~(_HUGE_PAGE - 1)
-        end = (a.ctypes.data + a.nbytes) & ~(_HUGE_PAGE - 1)
-        if end > start:
-            _madvise(start, end - start, _MADV_HUGEPAGE)
-    return a
 
 
 @njit(**_HELPER)
