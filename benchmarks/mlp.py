@@ -109,7 +109,9 @@ def pytensor_(X, labels, params):
 
 def symgraph_(X, labels, params):
     sg = peers.symgraph()
-    ps = [sg.shared(p.copy(), name=n) for p, n in zip(params, ["w1", "b1", "w2", "b2"])]
+    # Fixed parameter shapes, as every peer has them: the optimizer specializes on them.
+    ps = [sg.shared(p.copy(), name=n, shape=p.shape)
+          for p, n in zip(params, ["w1", "b1", "w2", "b2"])]
     w1, b1, w2, b2 = ps
     Xs = sg.matrix("X", dtype="float32")
     ls = sg.vector("labels", dtype="int64")

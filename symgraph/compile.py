@@ -75,6 +75,10 @@ def _check_updates(updates: Any) -> list[tuple[SharedVariable, Node]]:
         if value.ndim != target.ndim:
             raise ShapeError(f"updates: shared {target.name or '<unnamed>'} is {target.ndim}-d "
                              f"but its update is {value.type}")
+        if any(d is not None and u is not None and d != u
+               for d, u in zip(target.type.shape, value.type.shape)):
+            raise ShapeError(f"updates: shared {target.name or '<unnamed>'} has the fixed "
+                             f"shape {target.type.shape} but its update is {value.type}")
         checked.append((target, value))
     if len({id(t) for t, _ in checked}) != len(checked):
         raise SymgraphError("updates: a shared variable is updated twice")
@@ -188,6 +192,8 @@ class Function:
         self.rewrites: Counter = getattr(graph, "rewrites", Counter())
         self.cache_hit = getattr(runner, "cache_hit", None)
         self._lock = threading.Lock() if update_targets else None
+        self._fixed_targets = [t for t in update_targets if any(d is not None
+                                                                 for d in t.type.shape)]
         self._shared = graph.shared
         # Outputs the backend promises are new arrays aliasing nothing skip the alias checks.
         fresh = getattr(runner, "fresh", None) or (False,) * len(graph.outputs)
@@ -218,6 +224,9 @@ class Function:
             outputs = self._finish(results, values)
             new_values = results[self.n_outputs:]
             fresh = self._fresh[self.n_outputs:]
+            for target in self._fixed_targets:   # all checked before any is replaced
+                target.check_shape(np.shape(new_values[self.update_targets.index(target)]),
+                                   "update")
             for target, value, new in zip(self.update_targets, new_values, fresh):
                 value = np.asarray(value)
                 if not new and (any(value is o for o in results[:self.n_outputs])

@@ -143,16 +143,19 @@ class SharedVariable(Node):
     """State that persists across calls of compiled functions: `sg.shared(value)`.
 
     The value lives in a container; compiled functions read it at each call and replace
-    it through their `updates`. Dimensions are left unknown so `set_value` may resize.
+    it through their `updates`. Dimensions are unknown, so `set_value` may resize, unless
+    `shape` fixes some of them (None leaves one free): the optimizer then knows them, and
+    `set_value` and updates must keep them.
     """
 
     __slots__ = ("container", "default_update")
 
     def __init__(self, value: np.ndarray, name: str | None = None,
-                 origin: str | None = None) -> None:
+                 origin: str | None = None, shape: tuple | None = None) -> None:
         array = np.array(value)
         dtype = array.dtype.name
-        super().__init__(None, (), TensorType(dtype, (None,) * array.ndim), name, origin)
+        static = (None,) * array.ndim if shape is None else _static_shape(array, shape, name)
+        super().__init__(None, (), TensorType(dtype, static), name, origin)
         object.__setattr__(self, "container", [array])
         object.__setattr__(self, "default_update", None)
 
@@ -160,6 +163,15 @@ class SharedVariable(Node):
         """An update every compiled function that reads this variable applies, unless its
         `updates` say otherwise (random streams advance their counter this way)."""
         object.__setattr__(self, "default_update", update)
+
+    def check_shape(self, shape: tuple, where: str) -> None:
+        """Raise ShapeError if `shape` breaks a dimension fixed at construction."""
+        from symgraph.errors import ShapeError
+
+        if any(d is not None and d != n for d, n in zip(self.type.shape, shape)):
+            raise ShapeError(f"{where} of shared {self.name or '<unnamed>'}: got shape "
+                             f"{tuple(shape)}, the variable's shape is fixed as "
+                             f"{self.type.shape} (None: free)")
 
     def get_value(self, borrow: bool = False) -> np.ndarray:
         """The current value (a copy unless `borrow=True`)."""
@@ -182,8 +194,21 @@ class SharedVariable(Node):
                 f"set_value of shared {self.name or '<unnamed>'}: got a {array.ndim}-d "
                 f"value, the variable is {self.ndim}-d"
             )
+        self.check_shape(array.shape, "set_value")
         array = array.astype(self.dtype, copy=not borrow)
         self.container[0] = array
+
+
+def _static_shape(array: np.ndarray, shape: tuple, name: str | None) -> tuple:
+    """`shape` (ints and None) checked against the initial value of a shared variable."""
+    from symgraph.errors import ShapeError
+
+    dims = tuple(None if d is None else int(d) for d in shape)
+    if len(dims) != array.ndim or any(d is not None and d != n
+                                      for d, n in zip(dims, array.shape)):
+        raise ShapeError(f"shared {name or '<unnamed>'}: shape={shape} does not fit the "
+                         f"value's shape {array.shape}; use None for a free dimension")
+    return dims
 
 
 def toposort(outputs: Iterable[Node]) -> list[Node]:

@@ -275,3 +275,90 @@ def test_corrupt_entries_are_detected_and_rebuilt(shared_cache):
     assert (status, entry) == ("MISS", "valid")
     ((status, _, _),) = run_processes(directory)
     assert status == "HIT"
+
+
+def test_parallel_entry_inlines_vectorizable_math_only_within_its_budget(rng, monkeypatch):
+    from backends.numba_cpu import INLINE_BUDGET
+    monkeypatch.setattr(sg.config, "parallel_threshold", 0)   # always the parallel entry
+    x = sg.vector("x", dtype="float64")
+    short = sg.exp(-x * x) * sg.sin(x)
+    long = x
+    for _ in range(INLINE_BUDGET + 1):      # past the budget: plain calls, a short compile
+        long = sg.sin(long) * 0.9 + 0.05
+    values = rng.uniform(-2, 2, 1000)
+    f_short = sg.function([x], short, backend="numba")
+    f_long = sg.function([x], long, backend="numba")
+    assert f_short.runner.inline_math and not f_long.runner.inline_math
+    np.testing.assert_allclose(f_short(values), np.exp(-values * values) * np.sin(values),
+                               rtol=1e-14, atol=1e-15)
+    expected = values
+    for _ in range(INLINE_BUDGET + 1):
+        expected = np.sin(expected) * 0.9 + 0.05
+    np.testing.assert_allclose(f_long(values), expected, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("size", [100, (4 << 20) // 8 + 3])   # below and above 4 MiB
+def test_large_fused_outputs_get_the_huge_page_hint_and_stay_correct(size, rng):
+    from backends.numba_cpu import runtime
+    x = sg.vector("x", dtype="float64")
+    f = sg.function([x], sg.tanh(x) * 2 + 1, backend="numba")
+    assert "advise_huge(np.empty(" in f.source
+    values = rng.uniform(-3, 3, size)
+    out = f(values)
+    np.testing.assert_allclose(out, np.tanh(values) * 2 + 1, rtol=1e-14, atol=1e-14)
+    hinted = runtime.advise_huge(np.empty(size))     # returns its argument, untouched
+    assert hinted.shape == (size,) and hinted.dtype == np.float64
+
+
+def test_parallel_entry_agrees_with_the_serial_one_on_loops_reductions_and_rows(rng,
+                                                                             monkeypatch):
+    x = sg.matrix("x", dtype="float32")
+    v = sg.vector("v", dtype="float32")
+    outputs = [sg.exp(-x * x) * sg.sin(x) + v, sg.sum(sg.tanh(x), axis=0),
+               sg.max(x * 2, axis=1), sg.nn.softmax(x + v), sg.cumsum(x, axis=1),
+               x[::2, 1:] * 3]
+    xs = rng.standard_normal((37, 29)).astype("float32")
+    vs = rng.standard_normal(29).astype("float32")
+    serial = sg.function([x, v], outputs, backend="numba")
+    monkeypatch.setattr(sg.config, "parallel_threshold", 0)
+    parallel = sg.function([x, v], outputs, backend="numba")
+    monkeypatch.setattr(sg.config, "parallel_threshold", 10**12)
+    never = sg.function([x, v], outputs, backend="numba")
+    for a, b, c in zip(parallel(xs, vs), serial(xs, vs), never(xs, vs)):
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)
+        np.testing.assert_array_equal(b, c)
+    assert parallel.runner.entry is serial.runner.entry   # one module, two entries
+
+
+def test_only_inputs_that_loops_read_choose_the_parallel_entry():
+    from backends.numba_cpu.codegen import _loop_leaves
+    x = sg.matrix("x", dtype="float32")
+    w = sg.matrix("w", dtype="float32")
+    b = sg.vector("b", dtype="float32")
+    f = sg.function([x, w, b], sg.tanh(x @ w + b), backend="numba")
+    looped = _loop_leaves(f.graph)
+    assert b in looped and x not in looped and w not in looped   # x, w only feed BLAS
+    assert "def entry(v0, v1, v2):" in f.source and "if v2.size < threshold:" in f.source
+
+
+@pytest.mark.parametrize("threshold", [0, 10**12])     # parallel entry, serial entry
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_row_kernels_match_the_reference_on_special_rows(threshold, dtype, monkeypatch):
+    monkeypatch.setattr(sg.config, "parallel_threshold", threshold)
+    inf, nan = np.inf, np.nan
+    rows = np.array([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [nan, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0],
+                     [inf, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0], [-inf] * 11,
+                     [-inf, 0, 1e30, -1e30, 5, 5, 5, 5, 5, 5, 5], [80, 90, 100] + [-200] * 8],
+                    dtype=dtype)
+    x = sg.matrix("x", dtype=dtype)
+    labels = sg.vector("labels", dtype="int64")
+    outs = [sg.logsumexp(x, axis=1), sg.nn.softmax(x, axis=1), sg.nn.log_softmax(x, axis=1),
+            sg.nn.cross_entropy(x, labels, reduction="none")]
+    picked = np.array([10, 1, 2, 3, 4, 2])
+    got = sg.function([x, labels], outs, backend="numba")(rows, picked)
+    want = sg.function([x, labels], outs, backend="python")(rows, picked)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        np.testing.assert_allclose(g, w, rtol=4e-7 if dtype == "float32" else 1e-15)
+    empty = sg.function([x], sg.logsumexp(x, axis=1), backend="numba")(np.zeros((3, 0), dtype))
+    np.testing.assert_array_equal(empty, np.full(3, -np.inf, dtype))

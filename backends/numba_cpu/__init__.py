@@ -22,9 +22,10 @@ import numba
 import numpy as np
 from numba.core import errors as numba_errors
 
-from backends.numba_cpu import cache
+from backends.numba_cpu import cache, rowops
 from backends.numba_cpu.runtime import INLINE
-from backends.numba_cpu.codegen import KINDS, PARALLEL_THRESHOLD, Generated, generate
+from backends.numba_cpu.codegen import KINDS, Generated, generate
+from symgraph.config import config
 from symgraph.errors import LoweringError, SymgraphError
 from symgraph.graph import Graph
 from symgraph.interpret import evaluate
@@ -58,21 +59,46 @@ def _summary(error: Exception) -> str:
     return "; ".join(what[:2] + where[-1:])
 
 
-def _renamed(function: pytypes.FunctionType, name: str) -> pytypes.FunctionType:
-    """A copy of `function` under another name, so numba caches it separately, reading the
-    inlined vectorizable math functions (`runtime.INLINE`) instead of the plain ones."""
+# At most this many calls of vectorizable math are inlined into the parallel entry. Why:
+# numba re-types and re-lowers every inlined body, and the parfor passes then analyse all
+# of it: the 100-op chain of benchmarks/ (50 sin + 50 tanh) took 100 s to compile inlined
+# and 20 s with plain calls. Past the budget, loops call the functions (scalar, no SIMD).
+INLINE_BUDGET = 24
+
+
+def inlined_calls(source: str) -> int:
+    """How many calls of `runtime.INLINE` functions the generated source makes."""
+    return sum(source.count(f"{name}(") for name in INLINE)
+
+
+def inline_math(generated: Generated) -> bool:
+    """Whether the parallel entry inlines the vectorizable math (within `INLINE_BUDGET`)."""
+    return inlined_calls(generated.source) <= INLINE_BUDGET
+
+
+def _renamed(function: pytypes.FunctionType, name: str, inline: bool) -> pytypes.FunctionType:
+    """A copy of `function` under another name, so numba caches it separately, calling the
+    parallel row kernels (`rowops.PARALLEL`), and the inlined vectorizable math functions
+    (`runtime.INLINE`) instead of the plain ones when `inline`."""
     scope = dict(function.__globals__)
-    scope.update({k: fn for k, fn in INLINE.items() if k in scope})
+    scope.update({k: fn for k, fn in rowops.PARALLEL.items() if k in scope})
+    if inline:
+        scope.update({k: fn for k, fn in INLINE.items() if k in scope})
     copy = pytypes.FunctionType(function.__code__, scope, name,
                                 function.__defaults__, function.__closure__)
     copy.__qualname__ = name
     return copy
 
 
-def _dispatchers(module: pytypes.ModuleType, on_disk: bool) -> tuple[Any, Any]:
+def _dispatchers(module: pytypes.ModuleType, on_disk: bool, generated: Generated
+                 ) -> tuple[Any, Any]:
     flags = dict(_FLAGS, cache=on_disk)
     entry = numba.njit(**flags)(module.entry)
-    parallel = numba.njit(parallel=True, **flags)(_renamed(module.entry, "entry_parallel"))
+    # Without prange loops the parallel entry only calls the parallel row kernels: numba's
+    # parallel passes would find nothing to do (and say so in a warning).
+    loops = "prange(" in generated.source
+    parallel = numba.njit(parallel=loops, **flags)(
+        _renamed(module.entry, "entry_parallel", inline_math(generated)))
     return entry, parallel
 
 
@@ -84,7 +110,7 @@ def _compile(graph: Graph, generated: Generated) -> tuple[Any, Any, Any, bool, s
             return (*_compiled[key], True, path, status)
     signature = _signature(graph, generated)
     for attempt in range(2):
-        entry, parallel = _dispatchers(module, path is not None)
+        entry, parallel = _dispatchers(module, path is not None, generated)
         try:
             entry.compile(signature)
             break
@@ -122,14 +148,16 @@ class NumbaBackend:
     def lower(self, graph: Graph) -> Any:
         generated = generate(graph)
         module, entry, parallel, hit, path, status = _compile(graph, generated)
-        run = module.make_runner(entry, parallel, generated.shared,
-                                 [c.value for c in generated.constants], PARALLEL_THRESHOLD,
+        constants = [c.value for c in generated.constants]
+        run = module.make_runner(entry, parallel, generated.shared, constants,
+                                 config.parallel_threshold,
                                  functools.partial(_explain, graph))
         run.source = generated.source
         run.cache_hit = hit
         run.path = path
         run.cache_entry = status
         run.fresh = generated.fresh
+        run.inline_math = inline_math(generated)
         run.entry = entry
         return run
 

@@ -109,12 +109,21 @@ def ensure_file(path: str, text: str) -> str:
     raise OSError(f"could not write the cache entry {path}")
 
 
+_import_lock = threading.Lock()
+
+
 def _import_file(name: str, path: str) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    """Import the entry once per process. The module enters `sys.modules` (where numba's
+    cache finds it) only once it has run: threads compiling the same new graph at once
+    never see a half-initialized module (found by test_faults: "has no attribute 'entry'")."""
+    with _import_lock:
+        if name in sys.modules:
+            return sys.modules[name]
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+        return module
 
 
 def _exec_in_memory(name: str, source: str) -> types.ModuleType:

@@ -9,75 +9,137 @@ from the input's dtype, so float32 rows stay float32.
 
 from __future__ import annotations
 
+import types as pytypes
+
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
+
+from backends.numba_cpu.memory import advise_huge
+from backends.numba_cpu.vecmath import FUNCTIONS as VECMATH
 
 _FLAGS = dict(cache=True, error_model="numpy", nogil=True)
 
 
-@njit(**_FLAGS)
+def vexp(x):
+    """exp from vecmath.py for float32/float64 (inlined, so row loops vectorize)."""
+
+
+def vlog(x):
+    """log from vecmath.py for float32/float64 (inlined)."""
+
+
+def _by_dtype(name: str):
+    def typer(x):
+        if x in (types.float32, types.float64):
+            function = VECMATH[(name, str(x))]
+            return lambda x: function(x)
+        return None
+    return typer
+
+
+overload(vexp, inline="always")(_by_dtype("exp"))
+overload(vlog, inline="always")(_by_dtype("log"))
+
+
+@njit(inline="always")
 def _row_shift(row):
-    """The row's maximum, or 0 where it is not finite (so x - shift never is inf - inf)."""
+    """The row's maximum, or 0 where it is not finite or the row holds a NaN (so x - shift
+    is never inf - inf). A max and a NaN flag are two reductions LLVM can vectorize."""
     zero = row.dtype.type(0)
     if row.size == 0:
         return zero
     top = row[0]
-    for value in row:
-        if value > top or value != value:
-            top = value
-    return top if np.isfinite(top) else zero
+    nan = False
+    for j in range(row.size):
+        value = row[j]
+        top = value if value > top else top
+        nan |= value != value
+    return top if np.isfinite(top) and not nan else zero
 
 
-@njit(**_FLAGS)
-def softmax_rows(x, log):
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+def _sum(terms):
+    """Sum of a row, reassociated so LLVM adds 8 lanes at a time (vector partial sums:
+    more accurate than one running total, and the same for every call on the same row).
+    Only `reassoc`: no assumption about NaN or inf, which pass through as in NumPy."""
+    total = terms.dtype.type(0)
+    for j in range(terms.size):
+        total += terms[j]
+    return total
+
+
+@njit(inline="always")
+def _exp_terms(row, shift, terms):
+    """terms[j] = exp(row[j] - shift) (a loop LLVM vectorizes), and their sum."""
+    for j in range(row.size):
+        terms[j] = vexp(row[j] - shift)
+    return _sum(terms)
+
+
+def _softmax_rows(x, log):
     """softmax (or log_softmax when `log`) of each row of a (rows, cols) float array."""
-    out = np.empty_like(x)
+    out = advise_huge(np.empty_like(x))
     for i in prange(x.shape[0]):
         shift = _row_shift(x[i])
-        total = x.dtype.type(0)
-        for j in range(x.shape[1]):
-            total += np.exp(x[i, j] - shift)
+        total = _exp_terms(x[i], shift, out[i])
         if log:  # (x - shift) first: exact, where x - (shift + log(total)) would round
-            offset = np.log(total)
+            offset = vlog(total)
             for j in range(x.shape[1]):
                 out[i, j] = (x[i, j] - shift) - offset
         else:
             for j in range(x.shape[1]):
-                out[i, j] = np.exp(x[i, j] - shift) / total
+                out[i, j] = out[i, j] / total
     return out
 
 
-@njit(**_FLAGS)
-def logsumexp_rows(x):
+def _logsumexp_rows(x):
     """log(sum(exp(row))) of each row, stable; an empty row gives -inf."""
     out = np.empty(x.shape[0], x.dtype)
     for i in prange(x.shape[0]):
+        terms = np.empty(x.shape[1], x.dtype)
         shift = _row_shift(x[i])
-        total = x.dtype.type(0)
-        for j in range(x.shape[1]):
-            total += np.exp(x[i, j] - shift)
-        out[i] = np.log(total) + shift
+        out[i] = vlog(_exp_terms(x[i], shift, terms)) + shift
     return out
 
 
-@njit(**_FLAGS)
-def cross_entropy_rows(x, labels):
-    """-log softmax(row)[label] per row; returns -1 as the first element's label check
-    failure flag in `bad` (the caller raises with its own message)."""
+def _cross_entropy_rows(x, labels):
+    """-log softmax(row)[label] per row, and whether some label was out of range (its row
+    gets 0; the caller raises with its own message)."""
     out = np.empty(x.shape[0], x.dtype)
-    bad = False
-    for i in range(x.shape[0]):
+    bad = np.zeros(x.shape[0], np.bool_)
+    for i in prange(x.shape[0]):
         label = labels[i]
         if label < 0 or label >= x.shape[1]:
-            bad = True
+            bad[i] = True
             out[i] = x.dtype.type(0)
-            continue
-        shift = _row_shift(x[i])
-        total = x.dtype.type(0)
-        for j in range(x.shape[1]):
-            total += np.exp(x[i, j] - shift)
-        out[i] = (shift - x[i, label]) + np.log(total)
-    return out, bad
+        else:
+            terms = np.empty(x.shape[1], x.dtype)
+            shift = _row_shift(x[i])
+            out[i] = (shift - x[i, label]) + vlog(_exp_terms(x[i], shift, terms))
+    return out, bad.any()
+
+
+def _both(function):
+    """A serial kernel and a `parallel=True` twin under another name (numba's disk cache
+    keys on the name, not the flags). The parallel entry calls the twins."""
+    name = function.__name__.lstrip("_")
+    serial = njit(**_FLAGS)(_copy(function, name))
+    PARALLEL[name] = njit(parallel=True, **_FLAGS)(_copy(function, f"{name}_parallel"))
+    return serial
+
+
+def _copy(function, name):
+    copy = pytypes.FunctionType(function.__code__, function.__globals__, name,
+                                function.__defaults__, function.__closure__)
+    copy.__qualname__ = name
+    return copy
+
+
+PARALLEL: dict = {}   # name in generated modules -> its parallel twin
+softmax_rows = _both(_softmax_rows)
+logsumexp_rows = _both(_logsumexp_rows)
+cross_entropy_rows = _both(_cross_entropy_rows)
 
 
 @njit(**_FLAGS)

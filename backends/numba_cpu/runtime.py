@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 from numba.extending import overload
 
+from backends.numba_cpu.memory import advise_huge  # noqa: F401
 from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows,  # noqa: F401
                                        logsumexp_rows, matmul_loop, softmax_rows)
 

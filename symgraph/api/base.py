@@ -53,11 +53,17 @@ def constant(value: Any, dtype: object = None, name: str | None = None) -> Const
     return Constant(array, name, user_origin())
 
 
-def shared(value: Any, name: str | None = None, dtype: object = None) -> SharedVariable:
-    """A variable whose value persists across calls; read with get_value, set with set_value."""
+def shared(value: Any, name: str | None = None, dtype: object = None,
+           shape: tuple | None = None) -> SharedVariable:
+    """A variable whose value persists across calls; read with get_value, set with set_value.
+
+    Its dimensions are unknown to the optimizer (so `set_value` may resize it) unless
+    `shape` fixes them, e.g. `shape=w.shape`, or `(None, 10)` to fix only the second: known
+    sizes let the optimizer drop run-time broadcasting checks and specialize kernels, and
+    `set_value` or an update that changes a fixed size is then a ShapeError."""
     array = np.array(value, dtype=None if dtype is None else as_dtype(dtype))
     array = array.astype(as_dtype(array.dtype), copy=False)
-    return SharedVariable(array, name, user_origin())
+    return SharedVariable(array, name, user_origin(), shape)
 
 
 def _is_eager(value: Any) -> bool:

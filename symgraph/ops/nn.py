@@ -112,7 +112,7 @@ class SoftmaxCrossEntropy(Op):
         classes = logits.type.shape[-1] if hasattr(logits, "type") else logits.shape[-1]
         if classes is not None:
             target = nn.one_hot(labels, classes, logits.dtype)
-        else:  # class indices 0..C-1 from a running count, when C is only known at run time
-            index = sg.cumsum(sg.ones_like(logits, "int64"), -1) - 1
-            target = sg.cast(sg.eq(index, sg.expand_dims(labels, -1)), logits.dtype)
+        else:  # C known only at run time: compare with a run-time arange(C)
+            index = sg.arange(sg.shape(logits)[-1])
+            target = sg.cast(sg.eq(sg.expand_dims(labels, -1), index), logits.dtype)
         return (sg.expand_dims(g, -1) * (nn.softmax(logits, -1) - target), None)

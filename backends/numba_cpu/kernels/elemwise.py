@@ -67,7 +67,8 @@ def lower_fused(node: Node, names) -> list[str]:
                                             for k, p in enumerate(operands)])
             lines += sub.setup()
             dims = sub.dims
-        lines.append(f"{name} = np.empty({shape_tuple(dims)}, np.{t.dtype})")
+        lines.append(f"{name} = advise_huge(np.empty({shape_tuple(dims)}, np.{t.dtype}))")
+        names.functions.used.add("advise_huge")
         targets.append((name, Operand(name, t.dtype, t.shape, "array"), full))
 
     def full_index(o: int, target: Operand) -> str:
