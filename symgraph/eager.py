@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from symgraph.types import TensorType
 
 __all__ = ["Tensor", "tensor", "as_tensor", "no_grad", "enable_grad", "is_grad_enabled",
-           "grad_of"]
+           "grad", "grad_of"]
 
 
 # -- grad mode -------------------------------------------------------------------------------
@@ -217,16 +217,22 @@ class Tensor(methods.TensorMethods):
         return f"tensor({text}{extras})"
 
     # -- gradients --------------------------------------------------------------------------
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+    def backward(self, grad: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires a gradient.
 
         `grad` is the gradient of some final scalar with respect to this tensor; it may be
         left out only for a one-element tensor. The tape is freed afterwards unless
-        `retain_graph=True`.
+        `retain_graph=True`. `create_graph=True` records the backward pass too: the `.grad`
+        tensors then have a history and can be differentiated again (the tape is kept,
+        unless `retain_graph=False`); see also `sg.eager.grad`.
         """
         seed = _seed(self, grad)
-        for leaf, g in _backprop(self, seed, retain_graph).values():
-            leaf.grad = g if leaf.grad is None else Tensor(leaf.grad._value + g._value, g._dtype)
+        keep = create_graph if retain_graph is None else retain_graph
+        leaves, _ = _backprop([(self, seed)], keep, create_graph)
+        add = _add_recorded if create_graph else _add
+        for leaf, g in leaves.values():
+            leaf.grad = g if leaf.grad is None else add(leaf.grad, g)
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (`.grad = None` does the same)."""
@@ -325,86 +331,147 @@ def _is_known(node: graph.Node) -> bool:
 
 # -- eager execution -------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=8192)
-def _infer(op: Op, signature: tuple) -> tuple:
-    """op.infer on concrete types, cached (a model repeats a few signatures), with what
-    apply_eager needs about the result at hand: (type, dtype name, NumPy dtype when the op
-    is a plain ufunc, whether the result can carry a gradient)."""
-    out_type = op.infer(*(_TensorType(dtype, shape) for dtype, shape in signature))
-    if type(out_type) is _TupleType:
-        return out_type, None, None, True
-    plain = type(op).reference is ops.Elemwise.reference
-    dtype = out_type.dtype
-    return out_type, dtype, np.dtype(dtype) if plain else None, dtype in dtypes.FLOATS
-
-
-def apply_eager(op: Op, args: Sequence[Any]) -> Any:
-    """Run `op` on eager tensors now (infer, then reference), recording a tape entry when
-    grad mode is on and an input requires a gradient. Every eager operation runs through
-    here, so it is written for speed: one loop over the arguments, a cached infer."""
-    if type(op) is ops.TupleGet:
-        return args[0].tensors[op.index]
-    if len(args) == 2 and type(args[0]) is Tensor and type(args[1]) is Tensor:
-        a, b = args  # the most common case, spelled out
-        values: Any = (a._value, b._value)
-        signature: Any = ((a._dtype, a._value.shape), (b._dtype, b._value.shape))
-        needs_grad = a.requires_grad or b.requires_grad
-    else:
-        values, signature, needs_grad = [], [], False
-        for a in args:
-            if type(a) is not Tensor:
-                return apply_eager(op, [as_tensor(a) for a in args])
-            values.append(a._value)
-            signature.append((a._dtype, a._value.shape))
-            needs_grad = needs_grad or a.requires_grad
-        signature = tuple(signature)
-    try:
-        out_type, dtype, ufunc_dtype, floating = _infer(op, signature)
-        if ufunc_dtype is not None:
-            out = _ufunc(op, values, ufunc_dtype)
-        else:
-            out = _checked(op, op.reference(*values), out_type)
-    except errors.SymgraphError as error:
-        raise errors.with_origin(error, graph.user_origin()) from None
-    except (ValueError, IndexError) as error:
-        shapes = ", ".join(f"{v.dtype}{list(v.shape)}" for v in values)
-        raise errors.with_origin(errors.ShapeError(f"{op.name}: {error} (inputs: {shapes})"),
-                                 graph.user_origin()) from None
-    record = None
-    if needs_grad and floating and _mode.enabled and op.differentiable:
-        record = _Record(op, tuple(args), out, dtype)
-    if dtype is None:  # a multi-output op
-        return _TupleValue(tuple(_output(o, t.dtype, record, i)
-                                 for i, (o, t) in enumerate(zip(out, out_type.types))))
-    if record is None:
-        return Tensor(out, dtype)
-    return Tensor(out, dtype, True, record, -1)
-
-
 try:  # NumPy 2 keeps errstate in a context variable: setting it directly takes 0.1 µs where
     # `with np.errstate(...)` takes 1.5 µs, a third of an eager op's overhead
     from numpy._core._multiarray_umath import _make_extobj
     from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
 
     _QUIET = _make_extobj(all="ignore")
-except ImportError:  # another NumPy: the public context manager
+except ImportError:  # another NumPy: the public context manager (see _quiet_call)
     _ERRSTATE = None
+    _QUIET = None
+
+# What apply_eager needs to know about `op` on inputs of given dtypes and shapes, keyed by
+# the flat tuple (op, dtype0, shape0, dtype1, shape1, ...): (result type, result dtype name
+# (None for a multi-output op), the ufunc when the op is a plain one, the ufunc's NumPy
+# result dtype, whether the result is recorded when an input requires a gradient). A model
+# repeats a few signatures, so op.infer and its checks run once per signature.
+_PLANS: dict[tuple, tuple] = {}
 
 
-def _ufunc(op: ops.Elemwise, values: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
-    """Elemwise.reference for a plain ufunc op, shortened: when the ufunc's own result has
-    the inferred dtype, that result is what the reference returns; otherwise (NumPy went to
-    float16, say) the reference itself decides. tests/test_eager.py checks the two agree."""
+def _plan(op: Op, key: tuple) -> tuple:
+    """op.infer on the concrete types of `key` (raising its errors with the user's line)."""
+    try:
+        out_type = op.infer(*(_TensorType(key[i], key[i + 1]) for i in range(1, len(key), 2)))
+    except errors.SymgraphError as error:
+        raise errors.with_origin(error, graph.user_origin()) from None
+    if type(out_type) is _TupleType:
+        plan: tuple = (out_type, None, None, None, op.differentiable)
+    else:
+        dtype = out_type.dtype
+        plain = type(op).reference is ops.Elemwise.reference
+        plan = (out_type, dtype, op.ufunc if plain else None, np.dtype(dtype),
+                op.differentiable and dtype in dtypes.FLOATS)
+    if len(_PLANS) >= 8192:  # shapes that change at every step: start over, stay bounded
+        _PLANS.clear()
+    _PLANS[key] = plan
+    return plan
+
+
+def apply_eager(op: Op, args: Sequence[Any]) -> Any:
+    """Run `op` on eager tensors now (infer, then reference), recording a tape entry when
+    grad mode is on and an input requires a gradient. Every eager operation runs through
+    here, so it is written for speed: one- and two-tensor calls are spelled out, the plan
+    (inferred type, the ufunc to call) is one dict lookup on a flat key."""
+    if len(args) == 2:
+        a, b = args
+        if type(a) is not Tensor or type(b) is not Tensor:
+            return _apply_other(op, args)
+        x = a._value
+        y = b._value
+        values: tuple = (x, y)
+        plan = _PLANS.get((op, a._dtype, x.shape, b._dtype, y.shape))
+        if plan is None:
+            plan = _plan(op, (op, a._dtype, x.shape, b._dtype, y.shape))
+        needs_grad = a.requires_grad or b.requires_grad
+    elif len(args) == 1 and type(args[0]) is Tensor:
+        a = args[0]
+        x = a._value
+        values = (x,)
+        plan = _PLANS.get((op, a._dtype, x.shape))
+        if plan is None:
+            plan = _plan(op, (op, a._dtype, x.shape))
+        needs_grad = a.requires_grad
+    else:
+        return _apply_other(op, args)
+    ufunc = plan[2]
+    try:
+        if ufunc is None:
+            out = _checked(op, op.reference(*values), plan[0])
+        elif _ERRSTATE is not None and _ERRSTATE.get() is _QUIET:  # backward() set it
+            out = ufunc(*values)
+        else:
+            out = _quiet_call(ufunc, values)
+    except errors.SymgraphError as error:
+        raise errors.with_origin(error, graph.user_origin()) from None
+    except (ValueError, IndexError) as error:
+        raise _runtime_error(op, values, error) from None
+    if ufunc is not None and (type(out) is not np.ndarray or out.dtype is not plan[3]):
+        out = _ufunc_result(op, values, out, plan[3])
+    if needs_grad and plan[4] and _mode.enabled:
+        record = _Record(op, tuple(args), out, plan[1])
+        if plan[1] is None:
+            return _tuple_value(out, plan[0], record)
+        return Tensor(out, plan[1], True, record, -1)
+    if plan[1] is None:
+        return _tuple_value(out, plan[0], None)
+    return Tensor(out, plan[1])
+
+
+def _apply_other(op: Op, args: Sequence[Any]) -> Any:
+    """apply_eager for the other argument lists: a tuple part, non-tensors, 0 or 3+ args."""
+    if type(op) is ops.TupleGet:
+        return args[0].tensors[op.index]
+    if any(type(a) is not Tensor for a in args):
+        return apply_eager(op, [as_tensor(a) for a in args])
+    key: list = [op]
+    for a in args:
+        key += (a._dtype, a._value.shape)
+    key_tuple = tuple(key)
+    plan = _PLANS.get(key_tuple) or _plan(op, key_tuple)
+    values = tuple(a._value for a in args)
+    try:
+        if plan[2] is None:
+            out = _checked(op, op.reference(*values), plan[0])
+        else:
+            out = _ufunc_result(op, values, _quiet_call(plan[2], values), plan[3])
+    except errors.SymgraphError as error:
+        raise errors.with_origin(error, graph.user_origin()) from None
+    except (ValueError, IndexError) as error:
+        raise _runtime_error(op, values, error) from None
+    record = None
+    if any(a.requires_grad for a in args) and plan[4] and _mode.enabled:
+        record = _Record(op, tuple(args), out, plan[1])
+    if plan[1] is None:
+        return _tuple_value(out, plan[0], record)
+    if record is None:
+        return Tensor(out, plan[1])
+    return Tensor(out, plan[1], True, record, -1)
+
+
+def _runtime_error(op: Op, values: Sequence[np.ndarray], error: Exception) -> Exception:
+    shapes = ", ".join(f"{v.dtype}{list(v.shape)}" for v in values)
+    return errors.with_origin(errors.ShapeError(f"{op.name}: {error} (inputs: {shapes})"),
+                              graph.user_origin())
+
+
+def _quiet_call(ufunc: np.ufunc, values: Sequence[np.ndarray]) -> Any:
+    """ufunc(*values) without NumPy's floating point warnings, as Elemwise.reference."""
     if _ERRSTATE is None:
         with np.errstate(all="ignore"):
-            out = op.ufunc(*values)
-    else:
-        token = _ERRSTATE.set(_QUIET)
-        try:
-            out = op.ufunc(*values)
-        finally:
-            _ERRSTATE.reset(token)
-    if out.dtype is not dtype and out.dtype != dtype:
+            return ufunc(*values)
+    token = _ERRSTATE.set(_QUIET)
+    try:
+        return ufunc(*values)
+    finally:
+        _ERRSTATE.reset(token)
+
+
+def _ufunc_result(op: Op, values: Sequence[np.ndarray], out: Any, dtype: np.dtype) -> Any:
+    """What Elemwise.reference returns, given the plain ufunc's own result: that result when
+    it has the inferred dtype (an array, not a NumPy scalar); otherwise (NumPy went to
+    float16, say) the reference itself decides. tests/test_eager.py checks the two agree."""
+    if out.dtype != dtype:
         return op.reference(*values)
     return out if type(out) is np.ndarray else np.asarray(out)
 
@@ -420,6 +487,12 @@ def _checked(op: Op, out: Any, out_type: Any) -> Any:
     return out
 
 
+def _tuple_value(out: tuple, out_type: Any, record: _Record | None) -> _TupleValue:
+    """The tensors of a multi-output op's results; float ones share the op's tape entry."""
+    return _TupleValue(tuple(_output(o, t.dtype, record, i)
+                             for i, (o, t) in enumerate(zip(out, out_type.types))))
+
+
 def _output(out: np.ndarray, dtype: str, record: _Record | None, index: int) -> Tensor:
     if record is None or dtype not in dtypes.FLOATS:
         return Tensor(out, dtype)
@@ -432,6 +505,7 @@ def _output(out: np.ndarray, dtype: str, record: _Record | None, index: int) -> 
 # The ops are the very objects the public functions use; tests compare both routes.
 
 _SCALARS: dict[tuple, Tensor] = {}
+_ADD: Op  # binary.Add(), set by _install_operators
 
 
 def _weak(value: Any, like: Tensor) -> Tensor | None:
@@ -477,6 +551,8 @@ def _install_operators() -> None:
     for name, op in (("__lt__", logic.Less()), ("__le__", logic.LessEqual()),
                      ("__gt__", logic.Greater()), ("__ge__", logic.GreaterEqual())):
         setattr(Tensor, name, _operator(op, name))
+    global _ADD
+    _ADD = table["add"]
     negative = unary.Negative()
     Tensor.__neg__ = lambda self: apply_eager(negative, (self,))  # type: ignore[method-assign]
 
@@ -486,47 +562,65 @@ _install_operators()
 
 # -- backward --------------------------------------------------------------------------------
 
-def _seed(root: Tensor, grad: Any) -> Tensor:
+def _seed(root: Tensor, grad: Any, fn: str = "backward") -> Tensor:
+    """The gradient that starts a backward pass at `root`: ones for a one-element tensor, or
+    `grad` checked against root's shape and cast to its dtype (keeping its history)."""
     if not root.requires_grad:
         raise errors.GradientError(
-            f"backward: this {root._dtype}{list(root.shape)} tensor does not require a gradient"
-            "; create the inputs with requires_grad=True (and not under no_grad)")
+            f"{fn}: this {root._dtype}{list(root.shape)} tensor does not require a gradient; "
+            "create the inputs with requires_grad=True (and not under no_grad)")
     if grad is None:
         if root.size != 1:
             raise errors.GradientError(
-                f"backward: the tensor has shape {root.shape}; backward() without an argument "
+                f"{fn}: the tensor has shape {root.shape}; {fn} without a gradient for it "
                 "needs a one-element tensor (a loss): reduce it with .sum() or .mean(), or "
                 "pass the gradient, backward(grad)")
         return Tensor(np.ones(root.shape, root._dtype), root._dtype)
     seed = as_tensor(grad)
     if seed.shape != root.shape:
-        raise errors.ShapeError(f"backward: grad has shape {seed.shape}, the tensor {root.shape}")
+        raise errors.ShapeError(f"{fn}: grad has shape {seed.shape}, the tensor {root.shape}")
     if seed._dtype != root._dtype:
-        seed = Tensor(seed._value.astype(root._dtype), root._dtype)
+        from symgraph import api as sg
+
+        seed = sg.cast(seed, root._dtype)
     return seed
 
 
-def _backprop(root: Tensor, seed: Tensor, retain_graph: bool) -> dict[int, tuple]:
-    """Gradients of the leaves `root` depends on: `{id(leaf): (leaf, gradient)}`.
+def _backprop(seeds: Sequence[tuple[Tensor, Tensor]], retain_graph: bool,
+              create_graph: bool = False, wanted: Any = ()) -> tuple[dict, dict]:
+    """Gradients of the leaves the roots depend on: `{id(leaf): (leaf, gradient)}`, and the
+    gradients that reached the tape entries whose ids are in `wanted` (the entries of
+    non-leaf tensors asked for): `{id(entry): gradient}` (per output index for a
+    multi-output op).
 
     Tape entries are taken latest first (a heap on their creation order), so an entry's
     gradient is complete when its turn comes. Each entry's op gives its inputs' gradients
     with `vjp`, the rule `sg.grad` uses; `sum_like` undoes broadcasting and dtype promotion
-    as in `sg.grad`. Nothing computed here is recorded."""
+    as in `sg.grad`. Nothing computed here is recorded, unless `create_graph`: then the
+    pass runs in grad mode, on the outputs as they are on the tape, so the gradients have
+    a history of their own and can be differentiated again."""
     from symgraph.grad import sum_like
 
-    if root._record is None:
-        return {id(root): (root, seed)}
+    add = _add_recorded if create_graph else _add
     leaves: dict[int, tuple] = {}
+    captured: dict[int, Any] = {}
     heap: list[tuple[int, _Record]] = []
-    _receive(root, seed, heap)
+    for root, seed in seeds:
+        if root._record is None:
+            held = leaves.get(id(root))
+            leaves[id(root)] = (root, seed if held is None else add(held[1], seed))
+        else:
+            _receive(root, seed, heap, add)
     done = []
+    token = _ERRSTATE.set(_QUIET) if _ERRSTATE is not None else None  # one for all vjps
     try:
-        with no_grad():
+        with _SetGradMode(create_graph):
             while heap:
                 record = heapq.heappop(heap)[1]
                 done.append(record)
                 grad, record.grad = record.grad, None
+                if wanted and id(record) in wanted:
+                    captured[id(record)] = grad
                 op = record.op
                 inputs = record.inputs
                 if inputs is None:
@@ -536,9 +630,12 @@ def _backprop(root: Tensor, seed: Tensor, retain_graph: bool) -> dict[int, tuple
                         "to go through it twice, or recompute the forward pass")
                 out = record.out
                 if record.dtype is None:  # a multi-output op: a gradient per output
-                    output: Any = _TupleValue(tuple(Tensor(o, dtypes.name_of(o.dtype))
-                                                    for o in out))
+                    output: Any = _TupleValue(tuple(
+                        _output(o, dtypes.name_of(o.dtype), record if create_graph else None, i)
+                        for i, o in enumerate(out)))
                     grad = tuple(grad.get(i) for i in range(len(out)))
+                elif create_graph:  # the output itself: rules that use it are differentiated
+                    output = Tensor(out, record.dtype, True, record, -1)
                 else:
                     output = Tensor(out, record.dtype)
                 for x, gx in zip(inputs, op.vjp(inputs, output, grad)):
@@ -550,21 +647,24 @@ def _backprop(root: Tensor, seed: Tensor, retain_graph: bool) -> dict[int, tuple
                         gx = _fit(sum_like(gx, x, ()), x, op)
                     if x._record is None:
                         held = leaves.get(id(x))
-                        leaves[id(x)] = (x, gx if held is None else _add(held[1], gx))
+                        leaves[id(x)] = (x, gx if held is None else add(held[1], gx))
                     else:
-                        _receive(x, gx, heap)
+                        _receive(x, gx, heap, add)
     except BaseException:
         for record in done + [entry[1] for entry in heap]:
             record.grad = None
         raise
+    finally:
+        if token is not None:
+            _ERRSTATE.reset(token)
     if not retain_graph:
         for record in done:
             record.inputs = None
             record.out = None
-    return leaves
+    return leaves, captured
 
 
-def _receive(x: Tensor, g: Tensor, heap: list) -> None:
+def _receive(x: Tensor, g: Tensor, heap: list, add: Any) -> None:
     """Add g to the gradient x's tape entry has received (per output for multi-output ops),
     queueing the entry the first time."""
     record = x._record
@@ -572,11 +672,11 @@ def _receive(x: Tensor, g: Tensor, heap: list) -> None:
     if held is None:
         heapq.heappush(heap, (-record.seq, record))
     if x._index < 0:
-        record.grad = g if held is None else _add(held, g)
+        record.grad = g if held is None else add(held, g)
         return
     parts = held if held is not None else {}  # output index -> gradient
     part = parts.get(x._index)
-    parts[x._index] = g if part is None else _add(part, g)
+    parts[x._index] = g if part is None else add(part, g)
     record.grad = parts
 
 
@@ -591,14 +691,71 @@ def _add(a: Tensor, b: Tensor) -> Tensor:
     return Tensor(a._value + b._value, a._dtype)
 
 
+def _add_recorded(a: Tensor, b: Tensor) -> Tensor:
+    return apply_eager(_ADD, (a, b))  # on the tape, for create_graph
+
+
 def grad_of(output: Tensor, inputs: Sequence[Tensor], retain_graph: bool = False
             ) -> list[Tensor]:
     """d(output)/d(input) for each input (zeros where unconnected), without touching `.grad`."""
-    seed = _seed(output, None)
-    found = _backprop(output, seed, retain_graph)
+    return grad([output], list(inputs), retain_graph=retain_graph, disconnected="zero")
+
+
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, disconnected: str = "raise") -> Any:
+    """The gradient of `outputs` with respect to `inputs`, returned (`.grad` is left alone).
+
+    Like `torch.autograd.grad`, for eager tensors; `sg.grad` is its symbolic twin and the
+    two share every gradient rule. `outputs` is a tensor or a list of them; without
+    `grad_outputs` (a gradient per output) each must have one element (a loss); several
+    outputs add up. `inputs` is a tensor (the result is one tensor) or a list (a list):
+    leaves or intermediate results. `create_graph=True` records the backward pass itself,
+    so the gradients can be differentiated again (second derivatives, Hessian-vector
+    products); the tape is then kept unless `retain_graph=False`. `disconnected`: what an
+    input the outputs do not depend on gets, as in `sg.grad`: "raise" (GradientError),
+    "zero" (zeros like the input) or "ignore" (None).
+    """
+    from symgraph.grad import MODES
+
+    if disconnected not in MODES:
+        raise ValueError(f"grad: disconnected must be 'raise', 'zero' or 'ignore', "
+                         f"not {disconnected!r}")
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    targets = [inputs] if single else list(inputs)
+    for t in outputs + targets:
+        if type(t) is not Tensor:
+            raise errors.GradientError(f"grad: outputs and inputs must be eager tensors, got "
+                                       f"{t!r} (for symbolic variables use sg.grad)")
+    if grad_outputs is None or isinstance(grad_outputs, Tensor) and len(outputs) == 1:
+        grad_outputs = [grad_outputs] * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    seeds = [(y, _seed(y, g, "grad")) for y, g in zip(outputs, grad_outputs)]
+    wanted = {id(t._record) for t in targets if t._record is not None}
+    keep = create_graph if retain_graph is None else retain_graph
+    leaves, captured = _backprop(seeds, keep, create_graph, wanted)
+    return _results(targets, leaves, captured, disconnected, single)
+
+
+def _results(targets: list[Tensor], leaves: dict, captured: dict, disconnected: str,
+             single: bool) -> Any:
     results = []
-    for x in inputs:
-        held = found.get(id(x))
-        results.append(held[1] if held is not None else
-                       Tensor(np.zeros(x.shape, x._dtype), x._dtype))
-    return results
+    for x in targets:
+        if x._record is None:
+            held = leaves.get(id(x))
+            g = None if held is None else held[1]
+        else:
+            g = captured.get(id(x._record))
+            if x._index >= 0 and g is not None:
+                g = g.get(x._index)
+        if g is None and disconnected == "raise":
+            raise errors.GradientError(
+                f"grad: the outputs do not depend on input {x._dtype}{list(x.shape)} through "
+                "a float path (or it does not require a gradient); pass disconnected='zero' "
+                "or 'ignore' to accept that")
+        if g is None and disconnected == "zero":
+            g = Tensor(np.zeros(x.shape, x._dtype), x._dtype)
+        results.append(g)
+    return results[0] if single else results
