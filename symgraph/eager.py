@@ -371,55 +371,68 @@ def _plan(op: Op, key: tuple) -> tuple:
 def apply_eager(op: Op, args: Sequence[Any]) -> Any:
     """Run `op` on eager tensors now (infer, then reference), recording a tape entry when
     grad mode is on and an input requires a gradient. Every eager operation runs through
-    here, so it is written for speed: one- and two-tensor calls are spelled out, the plan
-    (inferred type, the ufunc to call) is one dict lookup on a flat key."""
+    here, so it is written for speed: a plain ufunc op on one or two tensors is spelled out
+    (its plan, the inferred type and the ufunc to call, is one dict lookup on a flat key);
+    everything else goes through `_apply_general`."""
     if len(args) == 2:
         a, b = args
         if type(a) is not Tensor or type(b) is not Tensor:
-            return _apply_other(op, args)
+            return _apply_general(op, args)
         x = a._value
         y = b._value
-        values: tuple = (x, y)
         plan = _PLANS.get((op, a._dtype, x.shape, b._dtype, y.shape))
         if plan is None:
             plan = _plan(op, (op, a._dtype, x.shape, b._dtype, y.shape))
-        needs_grad = a.requires_grad or b.requires_grad
-    elif len(args) == 1 and type(args[0]) is Tensor:
-        a = args[0]
-        x = a._value
-        values = (x,)
-        plan = _PLANS.get((op, a._dtype, x.shape))
-        if plan is None:
-            plan = _plan(op, (op, a._dtype, x.shape))
-        needs_grad = a.requires_grad
-    else:
-        return _apply_other(op, args)
+        ufunc = plan[2]
+        if ufunc is None or _QUIET is None:
+            return _apply_general(op, args)
+        try:
+            if _ERRSTATE.get() is _QUIET:  # backward() sets it once for all its ops
+                out = ufunc(x, y)
+            else:
+                token = _ERRSTATE.set(_QUIET)
+                try:
+                    out = ufunc(x, y)
+                finally:
+                    _ERRSTATE.reset(token)
+        except (ValueError, IndexError) as error:  # int ** negative int, say
+            raise _runtime_error(op, (x, y), error) from None
+        if type(out) is not np.ndarray or out.dtype is not plan[3]:
+            out = _ufunc_result(op, (x, y), out, plan[3])
+        if (a.requires_grad or b.requires_grad) and plan[4] and _mode.enabled:
+            return Tensor(out, plan[1], True, _Record(op, (a, b), out, plan[1]), -1)
+        return Tensor(out, plan[1])
+    if len(args) != 1 or type(args[0]) is not Tensor:
+        return _apply_general(op, args)
+    a = args[0]
+    x = a._value
+    plan = _PLANS.get((op, a._dtype, x.shape))
+    if plan is None:
+        plan = _plan(op, (op, a._dtype, x.shape))
     ufunc = plan[2]
+    if ufunc is None or _QUIET is None:
+        return _apply_general(op, args)
     try:
-        if ufunc is None:
-            out = _checked(op, op.reference(*values), plan[0])
-        elif _ERRSTATE is not None and _ERRSTATE.get() is _QUIET:  # backward() set it
-            out = ufunc(*values)
+        if _ERRSTATE.get() is _QUIET:
+            out = ufunc(x)
         else:
-            out = _quiet_call(ufunc, values)
-    except errors.SymgraphError as error:
-        raise errors.with_origin(error, graph.user_origin()) from None
+            token = _ERRSTATE.set(_QUIET)
+            try:
+                out = ufunc(x)
+            finally:
+                _ERRSTATE.reset(token)
     except (ValueError, IndexError) as error:
-        raise _runtime_error(op, values, error) from None
-    if ufunc is not None and (type(out) is not np.ndarray or out.dtype is not plan[3]):
-        out = _ufunc_result(op, values, out, plan[3])
-    if needs_grad and plan[4] and _mode.enabled:
-        record = _Record(op, tuple(args), out, plan[1])
-        if plan[1] is None:
-            return _tuple_value(out, plan[0], record)
-        return Tensor(out, plan[1], True, record, -1)
-    if plan[1] is None:
-        return _tuple_value(out, plan[0], None)
+        raise _runtime_error(op, (x,), error) from None
+    if type(out) is not np.ndarray or out.dtype is not plan[3]:
+        out = _ufunc_result(op, (x,), out, plan[3])
+    if a.requires_grad and plan[4] and _mode.enabled:
+        return Tensor(out, plan[1], True, _Record(op, (a,), out, plan[1]), -1)
     return Tensor(out, plan[1])
 
 
-def _apply_other(op: Op, args: Sequence[Any]) -> Any:
-    """apply_eager for the other argument lists: a tuple part, non-tensors, 0 or 3+ args."""
+def _apply_general(op: Op, args: Sequence[Any]) -> Any:
+    """apply_eager for every other case: a tuple part, non-tensor arguments, ops with their
+    own reference, multi-output ops, 0 or 3+ arguments."""
     if type(op) is ops.TupleGet:
         return args[0].tensors[op.index]
     if any(type(a) is not Tensor for a in args):
@@ -428,25 +441,25 @@ def _apply_other(op: Op, args: Sequence[Any]) -> Any:
     for a in args:
         key += (a._dtype, a._value.shape)
     key_tuple = tuple(key)
-    plan = _PLANS.get(key_tuple) or _plan(op, key_tuple)
+    out_type, dtype, ufunc, ufunc_dtype, records = _PLANS.get(key_tuple) or _plan(op, key_tuple)
     values = tuple(a._value for a in args)
     try:
-        if plan[2] is None:
-            out = _checked(op, op.reference(*values), plan[0])
+        if ufunc is None:
+            out = _checked(op, op.reference(*values), out_type)
         else:
-            out = _ufunc_result(op, values, _quiet_call(plan[2], values), plan[3])
+            out = _ufunc_result(op, values, _quiet_call(ufunc, values), ufunc_dtype)
     except errors.SymgraphError as error:
         raise errors.with_origin(error, graph.user_origin()) from None
     except (ValueError, IndexError) as error:
         raise _runtime_error(op, values, error) from None
     record = None
-    if any(a.requires_grad for a in args) and plan[4] and _mode.enabled:
-        record = _Record(op, tuple(args), out, plan[1])
-    if plan[1] is None:
-        return _tuple_value(out, plan[0], record)
+    if any(a.requires_grad for a in args) and records and _mode.enabled:
+        record = _Record(op, tuple(args), out, dtype)
+    if dtype is None:
+        return _tuple_value(out, out_type, record)
     if record is None:
-        return Tensor(out, plan[1])
-    return Tensor(out, plan[1], True, record, -1)
+        return Tensor(out, dtype)
+    return Tensor(out, dtype, True, record, -1)
 
 
 def _runtime_error(op: Op, values: Sequence[np.ndarray], error: Exception) -> Exception:
@@ -602,23 +615,24 @@ def _backprop(seeds: Sequence[tuple[Tensor, Tensor]], retain_graph: bool,
     from symgraph.grad import sum_like
 
     add = _add_recorded if create_graph else _add
-    leaves: dict[int, tuple] = {}
+    leaves: dict[int, list] = {}  # id(leaf) -> [leaf, gradient, whether we own its array]
     captured: dict[int, Any] = {}
     heap: list[tuple[int, _Record]] = []
     for root, seed in seeds:
         if root._record is None:
-            held = leaves.get(id(root))
-            leaves[id(root)] = (root, seed if held is None else add(held[1], seed))
+            _accumulate(leaves, root, seed, create_graph)
         else:
             _receive(root, seed, heap, add)
     done = []
+    heappop = heapq.heappop
     token = _ERRSTATE.set(_QUIET) if _ERRSTATE is not None else None  # one for all vjps
     try:
         with _SetGradMode(create_graph):
             while heap:
-                record = heapq.heappop(heap)[1]
+                record = heappop(heap)[1]
                 done.append(record)
-                grad, record.grad = record.grad, None
+                grad = record.grad
+                record.grad = None
                 if wanted and id(record) in wanted:
                     captured[id(record)] = grad
                 op = record.op
@@ -628,16 +642,15 @@ def _backprop(seeds: Sequence[tuple[Tensor, Tensor]], retain_graph: bool,
                         f"backward: the tape through {op.name} was already freed by an "
                         "earlier backward(); pass retain_graph=True to the first backward() "
                         "to go through it twice, or recompute the forward pass")
-                out = record.out
                 if record.dtype is None:  # a multi-output op: a gradient per output
                     output: Any = _TupleValue(tuple(
                         _output(o, dtypes.name_of(o.dtype), record if create_graph else None, i)
-                        for i, o in enumerate(out)))
-                    grad = tuple(grad.get(i) for i in range(len(out)))
+                        for i, o in enumerate(record.out)))
+                    grad = tuple(grad.get(i) for i in range(len(record.out)))
                 elif create_graph:  # the output itself: rules that use it are differentiated
-                    output = Tensor(out, record.dtype, True, record, -1)
+                    output = Tensor(record.out, record.dtype, True, record, -1)
                 else:
-                    output = Tensor(out, record.dtype)
+                    output = Tensor(record.out, record.dtype)
                 for x, gx in zip(inputs, op.vjp(inputs, output, grad)):
                     if gx is None or not x.requires_grad:
                         continue
@@ -645,11 +658,12 @@ def _backprop(seeds: Sequence[tuple[Tensor, Tensor]], retain_graph: bool,
                         gx = as_tensor(gx)
                     if gx._dtype != x._dtype or gx._value.shape != x._value.shape:
                         gx = _fit(sum_like(gx, x, ()), x, op)
-                    if x._record is None:
-                        held = leaves.get(id(x))
-                        leaves[id(x)] = (x, gx if held is None else add(held[1], gx))
-                    else:
+                    if x._record is not None:
                         _receive(x, gx, heap, add)
+                    elif id(x) in leaves:
+                        _accumulate(leaves, x, gx, create_graph)
+                    else:
+                        leaves[id(x)] = [x, gx, False]
     except BaseException:
         for record in done + [entry[1] for entry in heap]:
             record.grad = None
@@ -661,7 +675,23 @@ def _backprop(seeds: Sequence[tuple[Tensor, Tensor]], retain_graph: bool,
         for record in done:
             record.inputs = None
             record.out = None
-    return leaves, captured
+    return {key: (x, g) for key, (x, g, _) in leaves.items()}, captured
+
+
+def _accumulate(leaves: dict[int, list], x: Tensor, g: Tensor, create_graph: bool) -> None:
+    """Add g to the gradient leaf x has received. Without create_graph the second
+    contribution makes a sum array of our own and later ones are added into it in place:
+    a leaf used at every step of a long chain takes no new array per use."""
+    held = leaves.get(id(x))
+    if held is None:
+        leaves[id(x)] = [x, g, False]
+    elif create_graph:
+        held[1] = _add_recorded(held[1], g)
+    elif held[2]:
+        np.add(held[1]._value, g._value, out=held[1]._value)
+    else:
+        held[1] = _add(held[1], g)
+        held[2] = True
 
 
 def _receive(x: Tensor, g: Tensor, heap: list, add: Any) -> None:
@@ -688,7 +718,8 @@ def _fit(g: Tensor, x: Tensor, op: Op) -> Tensor:
 
 
 def _add(a: Tensor, b: Tensor) -> Tensor:
-    return Tensor(a._value + b._value, a._dtype)
+    total = a._value + b._value
+    return Tensor(total if type(total) is np.ndarray else np.asarray(total), a._dtype)
 
 
 def _add_recorded(a: Tensor, b: Tensor) -> Tensor:
