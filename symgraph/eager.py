@@ -5,8 +5,9 @@ operator accepts it and computes immediately through the same op objects as the 
 path: `apply()` sends eager arguments to `apply_eager`, which asks `op.infer` for the result
 type (so errors and dtypes are those of a symbolic graph; the answer is cached per op and
 input types) and then runs `op.reference`. When grad mode is on and an input requires a
-gradient, the result remembers a tape entry (`_Record`: the op, its input tensors, its
-output value). `backward()` walks those entries in reverse, asks each op for `vjp` — the
+gradient, the result is a tape entry itself: it remembers the op and its input tensors
+(a multi-output op's results share one `_Record`). `backward()` walks those entries in
+reverse, asks each op for `vjp` — the
 rules `sg.grad` uses — and undoes broadcasting with `symgraph.grad.sum_like`, so the two
 modes cannot drift apart. Gradients accumulate into the leaves' `.grad`.
 
@@ -89,25 +90,30 @@ def enable_grad() -> _SetGradMode:
 
 # -- the tensor ----------------------------------------------------------------------------
 
+# Tape entries. A tensor computed with a gradient in mind is its own entry (one object per
+# eager op, not two): `_op` applied to `_inputs` gave its `_value`; `_seq` orders entries by
+# creation (an entry's users all come later, so backward() takes entries latest first);
+# `_pending` collects the entry's gradient during backward(), which sets `_inputs` to None
+# when it frees the tape. A multi-output op's results share one `_Record` with the same
+# fields (`_value` the tuple of outputs, `_dtype` None); each result's `_op` is `_PART`,
+# its `_inputs` the record, `_index` its position.
+
 class _Record:
-    """One tape entry: `op` applied to `inputs` gave `out` (an array, or a tuple of arrays
-    for a multi-output op) of dtype `dtype`. `seq` orders entries by creation: an entry's
-    users all come later, so backward() can take entries latest first. `grad` collects the
-    output's gradient during backward(). backward() sets `inputs` to None when it frees
-    the tape."""
+    """The tape entry of a multi-output op (see above)."""
 
-    __slots__ = ("op", "inputs", "out", "dtype", "seq", "grad")
+    __slots__ = ("_op", "_inputs", "_value", "_dtype", "_seq", "_pending")
 
-    def __init__(self, op: Op, inputs: tuple[Tensor, ...], out: Any, dtype: str | None) -> None:
-        self.op = op
-        self.inputs: tuple[Tensor, ...] | None = inputs
-        self.out = out
-        self.dtype = dtype
-        self.seq = next(_SEQ)
-        self.grad: Any = None
+    def __init__(self, op: Op, inputs: tuple[Tensor, ...], out: tuple) -> None:
+        self._op = op
+        self._inputs: tuple[Tensor, ...] | None = inputs
+        self._value: tuple | None = out
+        self._dtype = None
+        self._seq = next(_SEQ)
+        self._pending: Any = None
 
 
 _SEQ = itertools.count()
+_PART = ops.TupleGet(-1)  # the `_op` of one result of a multi-output op
 
 
 class Tensor(methods.TensorMethods):
@@ -118,16 +124,21 @@ class Tensor(methods.TensorMethods):
     see below). `==` is identity, as for variables; elementwise equality is `sg.eq`.
     """
 
-    __slots__ = ("_value", "_dtype", "requires_grad", "grad", "_record", "_index")
+    __slots__ = ("_value", "_dtype", "requires_grad", "grad", "_op", "_inputs", "_index",
+                 "_seq", "_pending")
 
     def __init__(self, value: np.ndarray, dtype: str, requires_grad: bool = False,
-                 record: _Record | None = None, index: int = -1) -> None:
+                 op: Op | None = None, inputs: Any = None, index: int = -1) -> None:
         self._value = value
         self._dtype = dtype
         self.requires_grad = requires_grad
         self.grad: Tensor | None = None
-        self._record = record
-        self._index = index  # which output of a multi-output record; -1 for a single one
+        self._op = op  # None for a leaf; then the tape fields below are not read
+        self._inputs = inputs
+        if op is not None:
+            self._index = index
+            self._seq = next(_SEQ)
+            self._pending: Any = None
 
     # -- what it is ------------------------------------------------------------------------
     @property
@@ -154,7 +165,7 @@ class Tensor(methods.TensorMethods):
     @property
     def is_leaf(self) -> bool:
         """True unless the tensor was computed from tensors that require gradients."""
-        return self._record is None
+        return self._op is None
 
     def __len__(self) -> int:
         if self._value.ndim == 0:
@@ -244,7 +255,7 @@ class Tensor(methods.TensorMethods):
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark this leaf as needing a gradient (in place); returns self."""
-        if self._record is not None:
+        if self._op is not None:
             raise errors.GradientError(
                 "requires_grad_: only leaf tensors can change requires_grad; this one was "
                 "computed from others (use .detach() first)")
@@ -400,7 +411,7 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
         if type(out) is not np.ndarray or out.dtype is not plan[3]:
             out = _ufunc_result(op, (x, y), out, plan[3])
         if (a.requires_grad or b.requires_grad) and plan[4] and _mode.enabled:
-            return Tensor(out, plan[1], True, _Record(op, (a, b), out, plan[1]), -1)
+            return Tensor(out, plan[1], True, op, (a, b))
         return Tensor(out, plan[1])
     if len(args) != 1 or type(args[0]) is not Tensor:
         return _apply_general(op, args)
@@ -426,7 +437,7 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
     if type(out) is not np.ndarray or out.dtype is not plan[3]:
         out = _ufunc_result(op, (x,), out, plan[3])
     if a.requires_grad and plan[4] and _mode.enabled:
-        return Tensor(out, plan[1], True, _Record(op, (a,), out, plan[1]), -1)
+        return Tensor(out, plan[1], True, op, (a,))
     return Tensor(out, plan[1])
 
 
@@ -452,14 +463,12 @@ def _apply_general(op: Op, args: Sequence[Any]) -> Any:
         raise errors.with_origin(error, graph.user_origin()) from None
     except (ValueError, IndexError) as error:
         raise _runtime_error(op, values, error) from None
-    record = None
-    if any(a.requires_grad for a in args) and records and _mode.enabled:
-        record = _Record(op, tuple(args), out, dtype)
+    recorded = any(a.requires_grad for a in args) and records and _mode.enabled
     if dtype is None:
-        return _tuple_value(out, out_type, record)
-    if record is None:
-        return Tensor(out, dtype)
-    return Tensor(out, dtype, True, record, -1)
+        return _tuple_value(out, out_type, _Record(op, tuple(args), out) if recorded else None)
+    if recorded:
+        return Tensor(out, dtype, True, op, tuple(args))
+    return Tensor(out, dtype)
 
 
 def _runtime_error(op: Op, values: Sequence[np.ndarray], error: Exception) -> Exception:
@@ -509,7 +518,7 @@ def _tuple_value(out: tuple, out_type: Any, record: _Record | None) -> _TupleVal
 def _output(out: np.ndarray, dtype: str, record: _Record | None, index: int) -> Tensor:
     if record is None or dtype not in dtypes.FLOATS:
         return Tensor(out, dtype)
-    return Tensor(out, dtype, True, record, index)
+    return Tensor(out, dtype, True, _PART, record, index)
 
 
 # Operators with an eager right operand (or a Python number) go straight to apply_eager:
@@ -617,9 +626,9 @@ def _backprop(seeds: Sequence[tuple[Tensor, Tensor]], retain_graph: bool,
     add = _add_recorded if create_graph else _add
     leaves: dict[int, list] = {}  # id(leaf) -> [leaf, gradient, whether we own its array]
     captured: dict[int, Any] = {}
-    heap: list[tuple[int, _Record]] = []
+    heap: list[tuple[int, Any]] = []  # (-seq, entry): a Tensor, or a _Record
     for root, seed in seeds:
-        if root._record is None:
+        if root._op is None:
             _accumulate(leaves, root, seed, create_graph)
         else:
             _receive(root, seed, heap, add)
@@ -629,28 +638,28 @@ def _backprop(seeds: Sequence[tuple[Tensor, Tensor]], retain_graph: bool,
     try:
         with _SetGradMode(create_graph):
             while heap:
-                record = heappop(heap)[1]
-                done.append(record)
-                grad = record.grad
-                record.grad = None
-                if wanted and id(record) in wanted:
-                    captured[id(record)] = grad
-                op = record.op
-                inputs = record.inputs
+                entry = heappop(heap)[1]
+                done.append(entry)
+                grad = entry._pending
+                entry._pending = None
+                if wanted and id(entry) in wanted:
+                    captured[id(entry)] = grad
+                op = entry._op
+                inputs = entry._inputs
                 if inputs is None:
                     raise errors.GradientError(
                         f"backward: the tape through {op.name} was already freed by an "
                         "earlier backward(); pass retain_graph=True to the first backward() "
                         "to go through it twice, or recompute the forward pass")
-                if record.dtype is None:  # a multi-output op: a gradient per output
-                    output: Any = _TupleValue(tuple(
-                        _output(o, dtypes.name_of(o.dtype), record if create_graph else None, i)
-                        for i, o in enumerate(record.out)))
-                    grad = tuple(grad.get(i) for i in range(len(record.out)))
-                elif create_graph:  # the output itself: rules that use it are differentiated
-                    output = Tensor(record.out, record.dtype, True, record, -1)
-                else:
-                    output = Tensor(record.out, record.dtype)
+                # The output as it is on the tape: without create_graph nothing records, and
+                # with it the rules that use the output are differentiated through it too.
+                output: Any = entry
+                if entry._dtype is None:  # a multi-output op: a gradient per output
+                    outs = entry._value
+                    output = _TupleValue(tuple(
+                        _output(o, dtypes.name_of(o.dtype), entry if create_graph else None, i)
+                        for i, o in enumerate(outs)))
+                    grad = tuple(grad.get(i) for i in range(len(outs)))
                 for x, gx in zip(inputs, op.vjp(inputs, output, grad)):
                     if gx is None or not x.requires_grad:
                         continue
@@ -658,23 +667,24 @@ def _backprop(seeds: Sequence[tuple[Tensor, Tensor]], retain_graph: bool,
                         gx = as_tensor(gx)
                     if gx._dtype != x._dtype or gx._value.shape != x._value.shape:
                         gx = _fit(sum_like(gx, x, ()), x, op)
-                    if x._record is not None:
+                    if x._op is not None:
                         _receive(x, gx, heap, add)
                     elif id(x) in leaves:
                         _accumulate(leaves, x, gx, create_graph)
                     else:
                         leaves[id(x)] = [x, gx, False]
     except BaseException:
-        for record in done + [entry[1] for entry in heap]:
-            record.grad = None
+        for entry in done + [item[1] for item in heap]:
+            entry._pending = None
         raise
     finally:
         if token is not None:
             _ERRSTATE.reset(token)
     if not retain_graph:
-        for record in done:
-            record.inputs = None
-            record.out = None
+        for entry in done:
+            entry._inputs = None
+            if entry._dtype is None:
+                entry._value = None
     return {key: (x, g) for key, (x, g, _) in leaves.items()}, captured
 
 
@@ -697,17 +707,21 @@ def _accumulate(leaves: dict[int, list], x: Tensor, g: Tensor, create_graph: boo
 def _receive(x: Tensor, g: Tensor, heap: list, add: Any) -> None:
     """Add g to the gradient x's tape entry has received (per output for multi-output ops),
     queueing the entry the first time."""
-    record = x._record
-    held = record.grad
-    if held is None:
-        heapq.heappush(heap, (-record.seq, record))
-    if x._index < 0:
-        record.grad = g if held is None else add(held, g)
+    if x._op is not _PART:
+        held = x._pending
+        if held is None:
+            heapq.heappush(heap, (-x._seq, x))
+            x._pending = g
+        else:
+            x._pending = add(held, g)
         return
-    parts = held if held is not None else {}  # output index -> gradient
+    record = x._inputs
+    parts = record._pending
+    if parts is None:
+        heapq.heappush(heap, (-record._seq, record))
+        parts = record._pending = {}  # output index -> gradient
     part = parts.get(x._index)
     parts[x._index] = g if part is None else add(part, g)
-    record.grad = parts
 
 
 def _fit(g: Tensor, x: Tensor, op: Op) -> Tensor:
@@ -764,22 +778,27 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
     seeds = [(y, _seed(y, g, "grad")) for y, g in zip(outputs, grad_outputs)]
-    wanted = {id(t._record) for t in targets if t._record is not None}
+    wanted = {id(_entry(t)) for t in targets if t._op is not None}
     keep = create_graph if retain_graph is None else retain_graph
     leaves, captured = _backprop(seeds, keep, create_graph, wanted)
     return _results(targets, leaves, captured, disconnected, single)
+
+
+def _entry(x: Tensor) -> Any:
+    """The tape entry that holds x's gradient: x itself, or its multi-output op's record."""
+    return x._inputs if x._op is _PART else x
 
 
 def _results(targets: list[Tensor], leaves: dict, captured: dict, disconnected: str,
              single: bool) -> Any:
     results = []
     for x in targets:
-        if x._record is None:
+        if x._op is None:
             held = leaves.get(id(x))
             g = None if held is None else held[1]
         else:
-            g = captured.get(id(x._record))
-            if x._index >= 0 and g is not None:
+            g = captured.get(id(_entry(x)))
+            if x._op is _PART and g is not None:
                 g = g.get(x._index)
         if g is None and disconnected == "raise":
             raise errors.GradientError(
