@@ -628,12 +628,15 @@ def _backprop(seeds: Sequence[tuple[Tensor, Tensor]], retain_graph: bool,
     captured: dict[int, Any] = {}
     heap: list[tuple[int, Any]] = []  # (-seq, entry): a Tensor, or a _Record
     for root, seed in seeds:
-        if root._op is None:
-            _accumulate(leaves, root, seed, create_graph)
-        else:
+        if root._op is not None:
             _receive(root, seed, heap, add)
+        elif id(root) in leaves:
+            _accumulate(leaves[id(root)], seed, create_graph)
+        else:
+            leaves[id(root)] = [root, seed, False]
     done = []
     heappop = heapq.heappop
+    heappush = heapq.heappush
     token = _ERRSTATE.set(_QUIET) if _ERRSTATE is not None else None  # one for all vjps
     try:
         with _SetGradMode(create_graph):
@@ -667,12 +670,21 @@ def _backprop(seeds: Sequence[tuple[Tensor, Tensor]], retain_graph: bool,
                         gx = as_tensor(gx)
                     if gx._dtype != x._dtype or gx._value.shape != x._value.shape:
                         gx = _fit(sum_like(gx, x, ()), x, op)
-                    if x._op is not None:
-                        _receive(x, gx, heap, add)
-                    elif id(x) in leaves:
-                        _accumulate(leaves, x, gx, create_graph)
+                    if x._op is None:
+                        held = leaves.get(id(x))
+                        if held is None:
+                            leaves[id(x)] = [x, gx, False]
+                        else:
+                            _accumulate(held, gx, create_graph)
+                    elif x._op is not _PART:  # _receive, inlined for the common case
+                        held = x._pending
+                        if held is None:
+                            heappush(heap, (-x._seq, x))
+                            x._pending = gx
+                        else:
+                            x._pending = add(held, gx)
                     else:
-                        leaves[id(x)] = [x, gx, False]
+                        _receive(x, gx, heap, add)
     except BaseException:
         for entry in done + [item[1] for item in heap]:
             entry._pending = None
@@ -688,14 +700,12 @@ def _backprop(seeds: Sequence[tuple[Tensor, Tensor]], retain_graph: bool,
     return {key: (x, g) for key, (x, g, _) in leaves.items()}, captured
 
 
-def _accumulate(leaves: dict[int, list], x: Tensor, g: Tensor, create_graph: bool) -> None:
-    """Add g to the gradient leaf x has received. Without create_graph the second
-    contribution makes a sum array of our own and later ones are added into it in place:
-    a leaf used at every step of a long chain takes no new array per use."""
-    held = leaves.get(id(x))
-    if held is None:
-        leaves[id(x)] = [x, g, False]
-    elif create_graph:
+def _accumulate(held: list, g: Tensor, create_graph: bool) -> None:
+    """Add g to the gradient a leaf has received, `held` = [leaf, gradient, whether we own
+    its array]. Without create_graph the second contribution makes a sum array of our own
+    and later ones are added into it in place: a leaf used at every step of a long chain
+    takes no new array per use."""
+    if create_graph:
         held[1] = _add_recorded(held[1], g)
     elif held[2]:
         np.add(held[1]._value, g._value, out=held[1]._value)
