@@ -354,9 +354,9 @@ except ImportError:  # another NumPy: the public context manager (see _quiet_cal
 
 # What apply_eager needs to know about `op` on inputs of given dtypes and shapes, keyed by
 # the flat tuple (op, dtype0, shape0, dtype1, shape1, ...): (result type, result dtype name
-# (None for a multi-output op), the ufunc when the op is a plain one, the ufunc's NumPy
-# result dtype, whether the result is recorded when an input requires a gradient). A model
-# repeats a few signatures, so op.infer and its checks run once per signature.
+# (None for a multi-output op), the ufunc to call when that gives the reference's result
+# (see _plain_ufunc), whether the result is recorded when an input requires a gradient). A
+# model repeats a few signatures, so op.infer and its checks run once per signature.
 _PLANS: dict[tuple, tuple] = {}
 
 
@@ -367,16 +367,31 @@ def _plan(op: Op, key: tuple) -> tuple:
     except errors.SymgraphError as error:
         raise errors.with_origin(error, graph.user_origin()) from None
     if type(out_type) is _TupleType:
-        plan: tuple = (out_type, None, None, None, op.differentiable)
+        plan: tuple = (out_type, None, None, op.differentiable)
     else:
         dtype = out_type.dtype
-        plain = type(op).reference is ops.Elemwise.reference
-        plan = (out_type, dtype, op.ufunc if plain else None, np.dtype(dtype),
+        plan = (out_type, dtype, _plain_ufunc(op, key, out_type),
                 op.differentiable and dtype in dtypes.FLOATS)
     if len(_PLANS) >= 8192:  # shapes that change at every step: start over, stay bounded
         _PLANS.clear()
     _PLANS[key] = plan
     return plan
+
+
+def _plain_ufunc(op: Op, key: tuple, out_type: _TensorType) -> np.ufunc | None:
+    """The ufunc to call instead of Elemwise.reference, when its own result is what the
+    reference returns: an array (not a 0-d NumPy scalar) of the inferred dtype (NumPy 2
+    promotes by dtype alone, so a probe on 0-d inputs tells). Otherwise (an op with its own
+    reference, a 0-d result, NumPy going to float16) None: the reference runs."""
+    if (type(op).reference is not ops.Elemwise.reference or out_type.shape == ()
+            or not isinstance(op.ufunc, np.ufunc)):
+        return None
+    try:
+        with np.errstate(all="ignore"):
+            probe = op.ufunc(*(np.ones((), key[i]) for i in range(1, len(key), 2)))
+    except (TypeError, ValueError):
+        return None
+    return op.ufunc if probe.dtype == np.dtype(out_type.dtype) else None
 
 
 def apply_eager(op: Op, args: Sequence[Any]) -> Any:
@@ -408,9 +423,7 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
                     _ERRSTATE.reset(token)
         except (ValueError, IndexError) as error:  # int ** negative int, say
             raise _runtime_error(op, (x, y), error) from None
-        if type(out) is not np.ndarray or out.dtype is not plan[3]:
-            out = _ufunc_result(op, (x, y), out, plan[3])
-        if (a.requires_grad or b.requires_grad) and plan[4] and _mode.enabled:
+        if (a.requires_grad or b.requires_grad) and plan[3] and _mode.enabled:
             return Tensor(out, plan[1], True, op, (a, b))
         return Tensor(out, plan[1])
     if len(args) != 1 or type(args[0]) is not Tensor:
@@ -434,9 +447,7 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
                 _ERRSTATE.reset(token)
     except (ValueError, IndexError) as error:
         raise _runtime_error(op, (x,), error) from None
-    if type(out) is not np.ndarray or out.dtype is not plan[3]:
-        out = _ufunc_result(op, (x,), out, plan[3])
-    if a.requires_grad and plan[4] and _mode.enabled:
+    if a.requires_grad and plan[3] and _mode.enabled:
         return Tensor(out, plan[1], True, op, (a,))
     return Tensor(out, plan[1])
 
@@ -452,13 +463,13 @@ def _apply_general(op: Op, args: Sequence[Any]) -> Any:
     for a in args:
         key += (a._dtype, a._value.shape)
     key_tuple = tuple(key)
-    out_type, dtype, ufunc, ufunc_dtype, records = _PLANS.get(key_tuple) or _plan(op, key_tuple)
+    out_type, dtype, ufunc, records = _PLANS.get(key_tuple) or _plan(op, key_tuple)
     values = tuple(a._value for a in args)
     try:
         if ufunc is None:
             out = _checked(op, op.reference(*values), out_type)
         else:
-            out = _ufunc_result(op, values, _quiet_call(ufunc, values), ufunc_dtype)
+            out = _quiet_call(ufunc, values)
     except errors.SymgraphError as error:
         raise errors.with_origin(error, graph.user_origin()) from None
     except (ValueError, IndexError) as error:
@@ -487,15 +498,6 @@ def _quiet_call(ufunc: np.ufunc, values: Sequence[np.ndarray]) -> Any:
         return ufunc(*values)
     finally:
         _ERRSTATE.reset(token)
-
-
-def _ufunc_result(op: Op, values: Sequence[np.ndarray], out: Any, dtype: np.dtype) -> Any:
-    """What Elemwise.reference returns, given the plain ufunc's own result: that result when
-    it has the inferred dtype (an array, not a NumPy scalar); otherwise (NumPy went to
-    float16, say) the reference itself decides. tests/test_eager.py checks the two agree."""
-    if out.dtype != dtype:
-        return op.reference(*values)
-    return out if type(out) is np.ndarray else np.asarray(out)
 
 
 def _checked(op: Op, out: Any, out_type: Any) -> Any:

@@ -76,13 +76,17 @@ PLAIN = [cls() for module in (unary, binary, logic) for cls in vars(module).valu
 
 @pytest.mark.parametrize("op", PLAIN, ids=[op.name for op in PLAIN])
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int8", "bool"])
-def test_plain_ufunc_shortcut_matches_reference(op, dtype):
+@pytest.mark.parametrize("zero_d", [False, True], ids=["1d", "0d"])
+def test_plain_ufunc_shortcut_matches_reference(op, dtype, zero_d):
     """apply_eager calls a plain ufunc op's ufunc directly; the result must be the op's
-    reference result exactly (value, dtype), including the float16 -> float32 case."""
+    reference result exactly (value, dtype, an array also for 0-d inputs), including the
+    float16 -> float32 case."""
     base = np.array([-2.0, -0.5, 0.0, 0.5, 3.0, np.nan, np.inf])
     data = base.astype(dtype) if dtype[0] == "f" else (base[:5] * 2).astype(dtype)
     nin = getattr(op.ufunc, "nin", 1)  # softplus is a plain function
     args = [data] + [data[::-1].copy() for _ in range(nin - 1)]
+    if zero_d:  # one element of each: 0-d arrays (a ufunc gives a NumPy scalar for those)
+        args = [np.asarray(a[1]) for a in args]
     try:
         want = op.reference(*args)
     except (TypeError, ValueError):
