@@ -108,11 +108,11 @@ class _Record:
         self._inputs: tuple[Tensor, ...] | None = inputs
         self._value: tuple | None = out
         self._dtype = None
-        self._seq = next(_SEQ)
+        self._seq = _next_seq()
         self._pending: Any = None
 
 
-_SEQ = itertools.count()
+_next_seq = itertools.count().__next__
 _PART = ops.TupleGet(-1)  # the `_op` of one result of a multi-output op
 
 
@@ -137,7 +137,7 @@ class Tensor(methods.TensorMethods):
         self._inputs = inputs
         if op is not None:
             self._index = index
-            self._seq = next(_SEQ)
+            self._seq = _next_seq()
             self._pending: Any = None
 
     # -- what it is ------------------------------------------------------------------------
@@ -558,10 +558,17 @@ def _operator(op: Op, name: str) -> Any:
         right = other if type(other) is Tensor else _weak(other, self)
         if right is None:
             return generic(self, other)
-        return apply_eager(op, (right, self) if reflected else (self, right))
+        return apply_eager(op, (self, right))
 
-    operator.__name__ = name
-    return operator
+    def reflected_operator(self: Tensor, other: Any) -> Any:
+        left = other if type(other) is Tensor else _weak(other, self)
+        if left is None:
+            return generic(self, other)
+        return apply_eager(op, (left, self))
+
+    chosen = reflected_operator if reflected else operator
+    chosen.__name__ = name
+    return chosen
 
 
 def _install_operators() -> None:
