@@ -353,11 +353,21 @@ except ImportError:  # another NumPy: the public context manager (see _quiet_cal
     _QUIET = None
 
 # What apply_eager needs to know about `op` on inputs of given dtypes and shapes, keyed by
-# the flat tuple (op, dtype0, shape0, dtype1, shape1, ...): (result type, result dtype name
+# the flat tuple (_head(op), dtype0, shape0, dtype1, shape1, ...): (result type, result dtype name
 # (None for a multi-output op), the ufunc to call when that gives the reference's result
 # (see _plain_ufunc), whether the result is recorded when an input requires a gradient). A
 # model repeats a few signatures, so op.infer and its checks run once per signature.
 _PLANS: dict[tuple, tuple] = {}
+
+
+def _head(op: Op) -> Any:
+    """The first item of a plan's key: the op's class when the op has no parameters (any two
+    such instances are equal, so they share plans; `sg.cos(x)` makes a new `Cos()` at every
+    call, and hashing and comparing dataclass instances runs Python code), else the op."""
+    try:
+        return op if op.__dict__ else type(op)
+    except AttributeError:  # a dataclass with slots
+        return op
 
 
 def _plan(op: Op, key: tuple) -> tuple:
@@ -406,9 +416,13 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
             return _apply_general(op, args)
         x = a._value
         y = b._value
-        plan = _PLANS.get((op, a._dtype, x.shape, b._dtype, y.shape))
+        try:
+            head = op if op.__dict__ else type(op)  # see _head
+        except AttributeError:
+            head = op
+        plan = _PLANS.get((head, a._dtype, x.shape, b._dtype, y.shape))
         if plan is None:
-            plan = _plan(op, (op, a._dtype, x.shape, b._dtype, y.shape))
+            plan = _plan(op, (head, a._dtype, x.shape, b._dtype, y.shape))
         ufunc = plan[2]
         if ufunc is None or _QUIET is None:
             return _apply_general(op, args)
@@ -430,9 +444,13 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
         return _apply_general(op, args)
     a = args[0]
     x = a._value
-    plan = _PLANS.get((op, a._dtype, x.shape))
+    try:
+        head = op if op.__dict__ else type(op)  # see _head
+    except AttributeError:
+        head = op
+    plan = _PLANS.get((head, a._dtype, x.shape))
     if plan is None:
-        plan = _plan(op, (op, a._dtype, x.shape))
+        plan = _plan(op, (head, a._dtype, x.shape))
     ufunc = plan[2]
     if ufunc is None or _QUIET is None:
         return _apply_general(op, args)
@@ -459,7 +477,7 @@ def _apply_general(op: Op, args: Sequence[Any]) -> Any:
         return args[0].tensors[op.index]
     if any(type(a) is not Tensor for a in args):
         return apply_eager(op, [as_tensor(a) for a in args])
-    key: list = [op]
+    key: list = [_head(op)]
     for a in args:
         key += (a._dtype, a._value.shape)
     key_tuple = tuple(key)
