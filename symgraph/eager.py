@@ -133,8 +133,8 @@ class Tensor(methods.TensorMethods):
         self.requires_grad = requires_grad
         self.grad: Tensor | None = None
         self._op = op  # None for a leaf; then the tape fields below are not read
-        self._inputs = inputs
         if op is not None:
+            self._inputs = inputs
             self._index = index
             self._seq = _next_seq()
             self._pending: Any = None
@@ -410,32 +410,7 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
         a, b = args
         if type(a) is not Tensor or type(b) is not Tensor:
             return _apply_general(op, args)
-        x = a._value
-        y = b._value
-        try:
-            head = op if op.__dict__ else type(op)  # see _head
-        except AttributeError:
-            head = op
-        plan = _PLANS.get((head, a._dtype, x.shape, b._dtype, y.shape))
-        if plan is None:
-            plan = _plan(op, (head, a._dtype, x.shape, b._dtype, y.shape))
-        ufunc = plan[2]
-        if ufunc is None or _QUIET is None:
-            return _apply_general(op, args)
-        try:
-            if _ERRSTATE.get() is _QUIET:  # backward() sets it once for all its ops
-                out = ufunc(x, y)
-            else:
-                token = _ERRSTATE.set(_QUIET)
-                try:
-                    out = ufunc(x, y)
-                finally:
-                    _ERRSTATE.reset(token)
-        except (ValueError, IndexError) as error:  # int ** negative int, say
-            raise _runtime_error(op, (x, y), error) from None
-        if (a.requires_grad or b.requires_grad) and plan[3] and _mode.enabled:
-            return Tensor(out, plan[1], True, op, (a, b))
-        return Tensor(out, plan[1])
+        return _apply2(op, a, b)
     if len(args) != 1 or type(args[0]) is not Tensor:
         return _apply_general(op, args)
     a = args[0]
@@ -463,6 +438,36 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
         raise _runtime_error(op, (x,), error) from None
     if a.requires_grad and plan[3] and _mode.enabled:
         return Tensor(out, plan[1], True, op, (a,))
+    return Tensor(out, plan[1])
+
+
+def _apply2(op: Op, a: Tensor, b: Tensor) -> Tensor:
+    """apply_eager for two tensors, the most common case (the operators call it directly)."""
+    x = a._value
+    y = b._value
+    try:
+        head = op if op.__dict__ else type(op)  # see _head
+    except AttributeError:
+        head = op
+    plan = _PLANS.get((head, a._dtype, x.shape, b._dtype, y.shape))
+    if plan is None:
+        plan = _plan(op, (head, a._dtype, x.shape, b._dtype, y.shape))
+    ufunc = plan[2]
+    if ufunc is None or _QUIET is None:
+        return _apply_general(op, (a, b))
+    try:
+        if _ERRSTATE.get() is _QUIET:  # backward() sets it once for all its ops
+            out = ufunc(x, y)
+        else:
+            token = _ERRSTATE.set(_QUIET)
+            try:
+                out = ufunc(x, y)
+            finally:
+                _ERRSTATE.reset(token)
+    except (ValueError, IndexError) as error:  # int ** negative int, say
+        raise _runtime_error(op, (x, y), error) from None
+    if (a.requires_grad or b.requires_grad) and plan[3] and _mode.enabled:
+        return Tensor(out, plan[1], True, op, (a, b))
     return Tensor(out, plan[1])
 
 
@@ -572,13 +577,13 @@ def _operator(op: Op, name: str) -> Any:
         right = other if type(other) is Tensor else _weak(other, self)
         if right is None:
             return generic(self, other)
-        return apply_eager(op, (self, right))
+        return _apply2(op, self, right)
 
     def reflected_operator(self: Tensor, other: Any) -> Any:
         left = other if type(other) is Tensor else _weak(other, self)
         if left is None:
             return generic(self, other)
-        return apply_eager(op, (left, self))
+        return _apply2(op, left, self)
 
     chosen = reflected_operator if reflected else operator
     chosen.__name__ = name
