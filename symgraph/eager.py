@@ -349,10 +349,11 @@ except ImportError:  # another NumPy: the public context manager (see _quiet_cal
     _QUIET = None
 
 # What apply_eager needs to know about `op` on inputs of given dtypes and shapes, keyed by
-# the flat tuple (_head(op), dtype0, shape0, dtype1, shape1, ...): (result type, result dtype name
-# (None for a multi-output op), the ufunc to call when that gives the reference's result
-# (see _plain_ufunc), whether the result is recorded when an input requires a gradient). A
-# model repeats a few signatures, so op.infer and its checks run once per signature.
+# the flat tuple (_head(op), dtype0, shape0, dtype1, shape1, ...): (result type, result
+# dtype name (None for a multi-output op), the ufunc to call when that gives the
+# reference's result (see _plain_ufunc), whether the result is recorded when an input
+# requires a gradient). A model repeats a few signatures, so op.infer and its checks run
+# once per signature.
 _PLANS: dict[tuple, tuple] = {}
 
 
@@ -424,7 +425,7 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
         plan = _plan(op, (head, a._dtype, x.shape))
     ufunc = plan[2]
     if ufunc is None or _QUIET is None:
-        return _apply_general(op, args)
+        return _apply_general(op, args, plan)
     try:
         if _ERRSTATE.get() is _QUIET:
             out = ufunc(x)
@@ -454,7 +455,7 @@ def _apply2(op: Op, a: Tensor, b: Tensor) -> Tensor:
         plan = _plan(op, (head, a._dtype, x.shape, b._dtype, y.shape))
     ufunc = plan[2]
     if ufunc is None or _QUIET is None:
-        return _apply_general(op, (a, b))
+        return _apply_general(op, (a, b), plan)
     try:
         if _ERRSTATE.get() is _QUIET:  # backward() sets it once for all its ops
             out = ufunc(x, y)
@@ -471,18 +472,20 @@ def _apply2(op: Op, a: Tensor, b: Tensor) -> Tensor:
     return Tensor(out, plan[1])
 
 
-def _apply_general(op: Op, args: Sequence[Any]) -> Any:
+def _apply_general(op: Op, args: Sequence[Any], plan: tuple | None = None) -> Any:
     """apply_eager for every other case: a tuple part, non-tensor arguments, ops with their
-    own reference, multi-output ops, 0 or 3+ arguments."""
+    own reference, multi-output ops, 0 or 3+ arguments (`plan` when the caller has it)."""
     if type(op) is ops.TupleGet:
         return args[0].tensors[op.index]
-    if any(type(a) is not Tensor for a in args):
-        return apply_eager(op, [as_tensor(a) for a in args])
-    key: list = [_head(op)]
-    for a in args:
-        key += (a._dtype, a._value.shape)
-    key_tuple = tuple(key)
-    out_type, dtype, ufunc, records = _PLANS.get(key_tuple) or _plan(op, key_tuple)
+    if plan is None:
+        if any(type(a) is not Tensor for a in args):
+            return apply_eager(op, [as_tensor(a) for a in args])
+        key: list = [_head(op)]
+        for a in args:
+            key += (a._dtype, a._value.shape)
+        key_tuple = tuple(key)
+        plan = _PLANS.get(key_tuple) or _plan(op, key_tuple)
+    out_type, dtype, ufunc, records = plan
     values = tuple(a._value for a in args)
     try:
         if ufunc is None:

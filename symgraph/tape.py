@@ -65,10 +65,11 @@ def _seed(root: Tensor, grad: Any, fn: str = "backward") -> Tensor:
             "create the inputs with requires_grad=True (and not under no_grad)")
     if grad is None:
         if root.size != 1:
+            how = ("backward() without an argument" if fn == "backward"
+                   else "grad() without grad_outputs")
             raise errors.GradientError(
-                f"{fn}: the tensor has shape {root.shape}; {fn} without a gradient for it "
-                "needs a one-element tensor (a loss): reduce it with .sum() or .mean(), or "
-                "pass the gradient, backward(grad)")
+                f"{fn}: the tensor has shape {root.shape}; {how} needs a one-element tensor "
+                "(a loss): reduce it with .sum() or .mean(), or pass its gradient")
         return Tensor(np.ones(root.shape, root._dtype), root._dtype)
     seed = as_tensor(grad)
     if seed.shape != root.shape:
