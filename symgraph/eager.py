@@ -478,15 +478,15 @@ def _apply_general(op: Op, args: Sequence[Any], plan: tuple | None = None) -> An
     if type(op) is ops.TupleGet:
         return args[0].tensors[op.index]
     if plan is None:
-        if any(type(a) is not Tensor for a in args):
-            return apply_eager(op, [as_tensor(a) for a in args])
         key: list = [_head(op)]
         for a in args:
+            if type(a) is not Tensor:
+                return apply_eager(op, [as_tensor(a) for a in args])
             key += (a._dtype, a._value.shape)
         key_tuple = tuple(key)
         plan = _PLANS.get(key_tuple) or _plan(op, key_tuple)
     out_type, dtype, ufunc, records = plan
-    values = tuple(a._value for a in args)
+    values = [a._value for a in args]
     try:
         if ufunc is None:
             out = _checked(op, op.reference(*values), out_type)
@@ -496,7 +496,7 @@ def _apply_general(op: Op, args: Sequence[Any], plan: tuple | None = None) -> An
         raise errors.with_origin(error, graph.user_origin()) from None
     except (ValueError, IndexError) as error:
         raise _runtime_error(op, values, error) from None
-    recorded = any(a.requires_grad for a in args) and records and _mode.enabled
+    recorded = records and _mode.enabled and True in [a.requires_grad for a in args]
     if dtype is None:
         return _tuple_value(out, out_type, _Record(op, tuple(args), out) if recorded else None)
     if recorded:
