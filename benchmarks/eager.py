@@ -106,7 +106,7 @@ def symgraph_(x, y):
         yt = sg.eager.tensor(y, requires_grad=True)
         loss = sg.sum(chain_expr(sg, xt, yt))
         loss.backward()
-        return [loss, np.asarray(xt.grad), np.asarray(yt.grad)]
+        return [loss.numpy(), xt.grad.numpy(), yt.grad.numpy()]
 
     return call
 

@@ -12,13 +12,19 @@ from typing import Any
 from symgraph.errors import SymgraphError, with_origin
 from symgraph.graph import Node, user_origin
 from symgraph.ops.base import Op
-from symgraph.eager import apply_eager
+from symgraph.eager import Tensor, apply_eager
 
 
 def apply(op: Op, *args: Any) -> Any:
     """Apply `op` to symbolic nodes (build a node) or eager tensors (compute now)."""
+    for a in args:  # all eager tensors, the eager hot path: one type test per argument
+        if type(a) is not Tensor:
+            break
+    else:
+        if args:
+            return apply_eager(op, args)
     symbolic = 0
-    for a in args:  # a plain loop: this runs for every eager operation too
+    for a in args:
         symbolic += isinstance(a, Node)
     if symbolic == len(args):
         try:

@@ -5,10 +5,11 @@ operator accepts it and computes immediately through the same op objects as the 
 path: `apply()` sends eager arguments to `apply_eager`, which asks `op.infer` for the result
 type (so errors and dtypes are those of a symbolic graph; the answer is cached per op and
 input types) and then runs `op.reference`. When grad mode is on and an input requires a
-gradient, the result remembers a tape entry (`_Record`: the op, its input tensors, its
-output value). `backward()` walks those entries in reverse, asks each op for `vjp` — the
-rules `sg.grad` uses — and undoes broadcasting with `symgraph.grad.sum_like`, so the two
-modes cannot drift apart. Gradients accumulate into the leaves' `.grad`.
+gradient, the result is a tape entry itself: it remembers the op and its input tensors
+(a multi-output op's results share one `_Record`). `backward()` (in `symgraph.tape`)
+walks those entries in reverse, asks each op for `vjp` — the rules `sg.grad` uses — and
+undoes broadcasting with `symgraph.grad.sum_like`, so the two modes cannot drift apart.
+Gradients accumulate into the leaves' `.grad`.
 
 Tensors are immutable values: an optimizer step makes new leaves (`(w - lr * w.grad)
 .detach().requires_grad_()`), it does not write into the old ones.
@@ -17,7 +18,6 @@ Tensors are immutable values: an optimizer step makes new leaves (`(w - lr * w.g
 from __future__ import annotations
 
 import functools
-import heapq
 import itertools
 import threading
 from typing import TYPE_CHECKING
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from symgraph.types import TensorType
 
 __all__ = ["Tensor", "tensor", "as_tensor", "no_grad", "enable_grad", "is_grad_enabled",
-           "grad_of"]
+           "grad", "grad_of"]
 
 
 # -- grad mode -------------------------------------------------------------------------------
@@ -89,25 +89,30 @@ def enable_grad() -> _SetGradMode:
 
 # -- the tensor ----------------------------------------------------------------------------
 
+# Tape entries. A tensor computed with a gradient in mind is its own entry (one object per
+# eager op, not two): `_op` applied to `_inputs` gave its `_value`; `_seq` orders entries by
+# creation (an entry's users all come later, so backward() takes entries latest first);
+# `_pending` collects the entry's gradient during backward(), which sets `_inputs` to None
+# when it frees the tape. A multi-output op's results share one `_Record` with the same
+# fields (`_value` the tuple of outputs, `_dtype` None); each result's `_op` is `_PART`,
+# its `_inputs` the record, `_index` its position.
+
 class _Record:
-    """One tape entry: `op` applied to `inputs` gave `out` (an array, or a tuple of arrays
-    for a multi-output op) of dtype `dtype`. `seq` orders entries by creation: an entry's
-    users all come later, so backward() can take entries latest first. `grad` collects the
-    output's gradient during backward(). backward() sets `inputs` to None when it frees
-    the tape."""
+    """The tape entry of a multi-output op (see above)."""
 
-    __slots__ = ("op", "inputs", "out", "dtype", "seq", "grad")
+    __slots__ = ("_op", "_inputs", "_value", "_dtype", "_seq", "_pending")
 
-    def __init__(self, op: Op, inputs: tuple[Tensor, ...], out: Any, dtype: str | None) -> None:
-        self.op = op
-        self.inputs: tuple[Tensor, ...] | None = inputs
-        self.out = out
-        self.dtype = dtype
-        self.seq = next(_SEQ)
-        self.grad: Any = None
+    def __init__(self, op: Op, inputs: tuple[Tensor, ...], out: tuple) -> None:
+        self._op = op
+        self._inputs: tuple[Tensor, ...] | None = inputs
+        self._value: tuple | None = out
+        self._dtype = None
+        self._seq = _next_seq()
+        self._pending: Any = None
 
 
-_SEQ = itertools.count()
+_next_seq = itertools.count().__next__
+_PART = ops.TupleGet(-1)  # the `_op` of one result of a multi-output op
 
 
 class Tensor(methods.TensorMethods):
@@ -118,16 +123,21 @@ class Tensor(methods.TensorMethods):
     see below). `==` is identity, as for variables; elementwise equality is `sg.eq`.
     """
 
-    __slots__ = ("_value", "_dtype", "requires_grad", "grad", "_record", "_index")
+    __slots__ = ("_value", "_dtype", "requires_grad", "grad", "_op", "_inputs", "_index",
+                 "_seq", "_pending")
 
     def __init__(self, value: np.ndarray, dtype: str, requires_grad: bool = False,
-                 record: _Record | None = None, index: int = -1) -> None:
+                 op: Op | None = None, inputs: Any = None, index: int = -1) -> None:
         self._value = value
         self._dtype = dtype
         self.requires_grad = requires_grad
         self.grad: Tensor | None = None
-        self._record = record
-        self._index = index  # which output of a multi-output record; -1 for a single one
+        self._op = op  # None for a leaf; then the tape fields below are not read
+        if op is not None:
+            self._inputs = inputs
+            self._index = index
+            self._seq = _next_seq()
+            self._pending: Any = None
 
     # -- what it is ------------------------------------------------------------------------
     @property
@@ -154,7 +164,7 @@ class Tensor(methods.TensorMethods):
     @property
     def is_leaf(self) -> bool:
         """True unless the tensor was computed from tensors that require gradients."""
-        return self._record is None
+        return self._op is None
 
     def __len__(self) -> int:
         if self._value.ndim == 0:
@@ -217,16 +227,19 @@ class Tensor(methods.TensorMethods):
         return f"tensor({text}{extras})"
 
     # -- gradients --------------------------------------------------------------------------
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+    def backward(self, grad: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires a gradient.
 
         `grad` is the gradient of some final scalar with respect to this tensor; it may be
         left out only for a one-element tensor. The tape is freed afterwards unless
-        `retain_graph=True`.
+        `retain_graph=True`. `create_graph=True` records the backward pass too: the `.grad`
+        tensors then have a history and can be differentiated again (the tape is kept,
+        unless `retain_graph=False`); see also `sg.eager.grad`.
         """
-        seed = _seed(self, grad)
-        for leaf, g in _backprop(self, seed, retain_graph).values():
-            leaf.grad = g if leaf.grad is None else Tensor(leaf.grad._value + g._value, g._dtype)
+        from symgraph import tape
+
+        tape.backward(self, grad, retain_graph, create_graph)
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (`.grad = None` does the same)."""
@@ -238,7 +251,7 @@ class Tensor(methods.TensorMethods):
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark this leaf as needing a gradient (in place); returns self."""
-        if self._record is not None:
+        if self._op is not None:
             raise errors.GradientError(
                 "requires_grad_: only leaf tensors can change requires_grad; this one was "
                 "computed from others (use .detach() first)")
@@ -325,88 +338,188 @@ def _is_known(node: graph.Node) -> bool:
 
 # -- eager execution -------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=8192)
-def _infer(op: Op, signature: tuple) -> tuple:
-    """op.infer on concrete types, cached (a model repeats a few signatures), with what
-    apply_eager needs about the result at hand: (type, dtype name, NumPy dtype when the op
-    is a plain ufunc, whether the result can carry a gradient)."""
-    out_type = op.infer(*(_TensorType(dtype, shape) for dtype, shape in signature))
-    if type(out_type) is _TupleType:
-        return out_type, None, None, True
-    plain = type(op).reference is ops.Elemwise.reference
-    dtype = out_type.dtype
-    return out_type, dtype, np.dtype(dtype) if plain else None, dtype in dtypes.FLOATS
-
-
-def apply_eager(op: Op, args: Sequence[Any]) -> Any:
-    """Run `op` on eager tensors now (infer, then reference), recording a tape entry when
-    grad mode is on and an input requires a gradient. Every eager operation runs through
-    here, so it is written for speed: one loop over the arguments, a cached infer."""
-    if type(op) is ops.TupleGet:
-        return args[0].tensors[op.index]
-    if len(args) == 2 and type(args[0]) is Tensor and type(args[1]) is Tensor:
-        a, b = args  # the most common case, spelled out
-        values: Any = (a._value, b._value)
-        signature: Any = ((a._dtype, a._value.shape), (b._dtype, b._value.shape))
-        needs_grad = a.requires_grad or b.requires_grad
-    else:
-        values, signature, needs_grad = [], [], False
-        for a in args:
-            if type(a) is not Tensor:
-                return apply_eager(op, [as_tensor(a) for a in args])
-            values.append(a._value)
-            signature.append((a._dtype, a._value.shape))
-            needs_grad = needs_grad or a.requires_grad
-        signature = tuple(signature)
-    try:
-        out_type, dtype, ufunc_dtype, floating = _infer(op, signature)
-        if ufunc_dtype is not None:
-            out = _ufunc(op, values, ufunc_dtype)
-        else:
-            out = _checked(op, op.reference(*values), out_type)
-    except errors.SymgraphError as error:
-        raise errors.with_origin(error, graph.user_origin()) from None
-    except (ValueError, IndexError) as error:
-        shapes = ", ".join(f"{v.dtype}{list(v.shape)}" for v in values)
-        raise errors.with_origin(errors.ShapeError(f"{op.name}: {error} (inputs: {shapes})"),
-                                 graph.user_origin()) from None
-    record = None
-    if needs_grad and floating and _mode.enabled and op.differentiable:
-        record = _Record(op, tuple(args), out, dtype)
-    if dtype is None:  # a multi-output op
-        return _TupleValue(tuple(_output(o, t.dtype, record, i)
-                                 for i, (o, t) in enumerate(zip(out, out_type.types))))
-    if record is None:
-        return Tensor(out, dtype)
-    return Tensor(out, dtype, True, record, -1)
-
-
 try:  # NumPy 2 keeps errstate in a context variable: setting it directly takes 0.1 µs where
     # `with np.errstate(...)` takes 1.5 µs, a third of an eager op's overhead
     from numpy._core._multiarray_umath import _make_extobj
     from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
 
     _QUIET = _make_extobj(all="ignore")
-except ImportError:  # another NumPy: the public context manager
+except ImportError:  # another NumPy: the public context manager (see _quiet_call)
     _ERRSTATE = None
+    _QUIET = None
+
+# What apply_eager needs to know about `op` on inputs of given dtypes and shapes, keyed by
+# the flat tuple (_head(op), dtype0, shape0, dtype1, shape1, ...): (result type, result
+# dtype name (None for a multi-output op), the ufunc to call when that gives the
+# reference's result (see _plain_ufunc), whether the result is recorded when an input
+# requires a gradient). A model repeats a few signatures, so op.infer and its checks run
+# once per signature.
+_PLANS: dict[tuple, tuple] = {}
 
 
-def _ufunc(op: ops.Elemwise, values: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
-    """Elemwise.reference for a plain ufunc op, shortened: when the ufunc's own result has
-    the inferred dtype, that result is what the reference returns; otherwise (NumPy went to
-    float16, say) the reference itself decides. tests/test_eager.py checks the two agree."""
+def _head(op: Op) -> Any:
+    """The first item of a plan's key: the op's class when the op has no parameters (any two
+    such instances are equal, so they share plans; `sg.cos(x)` makes a new `Cos()` at every
+    call, and hashing and comparing dataclass instances runs Python code), else the op."""
+    try:
+        return op if op.__dict__ else type(op)
+    except AttributeError:  # a dataclass with slots
+        return op
+
+
+def _plan(op: Op, key: tuple) -> tuple:
+    """op.infer on the concrete types of `key` (raising its errors with the user's line)."""
+    try:
+        out_type = op.infer(*(_TensorType(key[i], key[i + 1]) for i in range(1, len(key), 2)))
+    except errors.SymgraphError as error:
+        raise errors.with_origin(error, graph.user_origin()) from None
+    if type(out_type) is _TupleType:
+        plan: tuple = (out_type, None, None, op.differentiable)
+    else:
+        dtype = out_type.dtype
+        plan = (out_type, dtype, _plain_ufunc(op, key, out_type),
+                op.differentiable and dtype in dtypes.FLOATS)
+    if len(_PLANS) >= 8192:  # shapes that change at every step: start over, stay bounded
+        _PLANS.clear()
+    _PLANS[key] = plan
+    return plan
+
+
+def _plain_ufunc(op: Op, key: tuple, out_type: _TensorType) -> np.ufunc | None:
+    """The ufunc to call instead of Elemwise.reference, when its own result is what the
+    reference returns: an array (not a 0-d NumPy scalar) of the inferred dtype (NumPy 2
+    promotes by dtype alone, so a probe on 0-d inputs tells). Otherwise (an op with its own
+    reference, a 0-d result, NumPy going to float16) None: the reference runs."""
+    if (type(op).reference is not ops.Elemwise.reference or out_type.shape == ()
+            or not isinstance(op.ufunc, np.ufunc)):
+        return None
+    try:
+        with np.errstate(all="ignore"):
+            probe = op.ufunc(*(np.ones((), key[i]) for i in range(1, len(key), 2)))
+    except (TypeError, ValueError):
+        return None
+    return op.ufunc if probe.dtype == np.dtype(out_type.dtype) else None
+
+
+def apply_eager(op: Op, args: Sequence[Any]) -> Any:
+    """Run `op` on eager tensors now (infer, then reference), recording a tape entry when
+    grad mode is on and an input requires a gradient. Every eager operation runs through
+    here, so it is written for speed: a plain ufunc op on one or two tensors is spelled out
+    (its plan, the inferred type and the ufunc to call, is one dict lookup on a flat key);
+    everything else goes through `_apply_general`."""
+    if len(args) == 2:
+        a, b = args
+        if type(a) is not Tensor or type(b) is not Tensor:
+            return _apply_general(op, args)
+        return _apply2(op, a, b)
+    if len(args) != 1 or type(args[0]) is not Tensor:
+        return _apply_general(op, args)
+    a = args[0]
+    x = a._value
+    try:
+        head = op if op.__dict__ else type(op)  # see _head
+    except AttributeError:
+        head = op
+    plan = _PLANS.get((head, a._dtype, x.shape))
+    if plan is None:
+        plan = _plan(op, (head, a._dtype, x.shape))
+    ufunc = plan[2]
+    if ufunc is None or _QUIET is None:
+        return _apply_general(op, args, plan)
+    try:
+        if _ERRSTATE.get() is _QUIET:
+            out = ufunc(x)
+        else:
+            token = _ERRSTATE.set(_QUIET)
+            try:
+                out = ufunc(x)
+            finally:
+                _ERRSTATE.reset(token)
+    except (ValueError, IndexError) as error:
+        raise _runtime_error(op, (x,), error) from None
+    if a.requires_grad and plan[3] and _mode.enabled:
+        return Tensor(out, plan[1], True, op, (a,))
+    return Tensor(out, plan[1])
+
+
+def _apply2(op: Op, a: Tensor, b: Tensor) -> Tensor:
+    """apply_eager for two tensors, the most common case (the operators call it directly)."""
+    x = a._value
+    y = b._value
+    try:
+        head = op if op.__dict__ else type(op)  # see _head
+    except AttributeError:
+        head = op
+    plan = _PLANS.get((head, a._dtype, x.shape, b._dtype, y.shape))
+    if plan is None:
+        plan = _plan(op, (head, a._dtype, x.shape, b._dtype, y.shape))
+    ufunc = plan[2]
+    if ufunc is None or _QUIET is None:
+        return _apply_general(op, (a, b), plan)
+    try:
+        if _ERRSTATE.get() is _QUIET:  # backward() sets it once for all its ops
+            out = ufunc(x, y)
+        else:
+            token = _ERRSTATE.set(_QUIET)
+            try:
+                out = ufunc(x, y)
+            finally:
+                _ERRSTATE.reset(token)
+    except (ValueError, IndexError) as error:  # int ** negative int, say
+        raise _runtime_error(op, (x, y), error) from None
+    if (a.requires_grad or b.requires_grad) and plan[3] and _mode.enabled:
+        return Tensor(out, plan[1], True, op, (a, b))
+    return Tensor(out, plan[1])
+
+
+def _apply_general(op: Op, args: Sequence[Any], plan: tuple | None = None) -> Any:
+    """apply_eager for every other case: a tuple part, non-tensor arguments, ops with their
+    own reference, multi-output ops, 0 or 3+ arguments (`plan` when the caller has it)."""
+    if type(op) is ops.TupleGet:
+        return args[0].tensors[op.index]
+    if plan is None:
+        key: list = [_head(op)]
+        for a in args:
+            if type(a) is not Tensor:
+                return apply_eager(op, [as_tensor(a) for a in args])
+            key += (a._dtype, a._value.shape)
+        key_tuple = tuple(key)
+        plan = _PLANS.get(key_tuple) or _plan(op, key_tuple)
+    out_type, dtype, ufunc, records = plan
+    values = [a._value for a in args]
+    try:
+        if ufunc is None:
+            out = _checked(op, op.reference(*values), out_type)
+        else:
+            out = _quiet_call(ufunc, values)
+    except errors.SymgraphError as error:
+        raise errors.with_origin(error, graph.user_origin()) from None
+    except (ValueError, IndexError) as error:
+        raise _runtime_error(op, values, error) from None
+    recorded = records and _mode.enabled and True in [a.requires_grad for a in args]
+    if dtype is None:
+        return _tuple_value(out, out_type, _Record(op, tuple(args), out) if recorded else None)
+    if recorded:
+        return Tensor(out, dtype, True, op, tuple(args))
+    return Tensor(out, dtype)
+
+
+def _runtime_error(op: Op, values: Sequence[np.ndarray], error: Exception) -> Exception:
+    shapes = ", ".join(f"{v.dtype}{list(v.shape)}" for v in values)
+    return errors.with_origin(errors.ShapeError(f"{op.name}: {error} (inputs: {shapes})"),
+                              graph.user_origin())
+
+
+def _quiet_call(ufunc: np.ufunc, values: Sequence[np.ndarray]) -> Any:
+    """ufunc(*values) without NumPy's floating point warnings, as Elemwise.reference."""
     if _ERRSTATE is None:
         with np.errstate(all="ignore"):
-            out = op.ufunc(*values)
-    else:
-        token = _ERRSTATE.set(_QUIET)
-        try:
-            out = op.ufunc(*values)
-        finally:
-            _ERRSTATE.reset(token)
-    if out.dtype is not dtype and out.dtype != dtype:
-        return op.reference(*values)
-    return out if type(out) is np.ndarray else np.asarray(out)
+            return ufunc(*values)
+    token = _ERRSTATE.set(_QUIET)
+    try:
+        return ufunc(*values)
+    finally:
+        _ERRSTATE.reset(token)
 
 
 def _checked(op: Op, out: Any, out_type: Any) -> Any:
@@ -420,10 +533,16 @@ def _checked(op: Op, out: Any, out_type: Any) -> Any:
     return out
 
 
+def _tuple_value(out: tuple, out_type: Any, record: _Record | None) -> _TupleValue:
+    """The tensors of a multi-output op's results; float ones share the op's tape entry."""
+    return _TupleValue(tuple(_output(o, t.dtype, record, i)
+                             for i, (o, t) in enumerate(zip(out, out_type.types))))
+
+
 def _output(out: np.ndarray, dtype: str, record: _Record | None, index: int) -> Tensor:
     if record is None or dtype not in dtypes.FLOATS:
         return Tensor(out, dtype)
-    return Tensor(out, dtype, True, record, index)
+    return Tensor(out, dtype, True, _PART, record, index)
 
 
 # Operators with an eager right operand (or a Python number) go straight to apply_eager:
@@ -432,6 +551,7 @@ def _output(out: np.ndarray, dtype: str, record: _Record | None, index: int) -> 
 # The ops are the very objects the public functions use; tests compare both routes.
 
 _SCALARS: dict[tuple, Tensor] = {}
+_ADD: Op  # binary.Add(), set by _install_operators
 
 
 def _weak(value: Any, like: Tensor) -> Tensor | None:
@@ -460,10 +580,17 @@ def _operator(op: Op, name: str) -> Any:
         right = other if type(other) is Tensor else _weak(other, self)
         if right is None:
             return generic(self, other)
-        return apply_eager(op, (right, self) if reflected else (self, right))
+        return _apply2(op, self, right)
 
-    operator.__name__ = name
-    return operator
+    def reflected_operator(self: Tensor, other: Any) -> Any:
+        left = other if type(other) is Tensor else _weak(other, self)
+        if left is None:
+            return generic(self, other)
+        return _apply2(op, left, self)
+
+    chosen = reflected_operator if reflected else operator
+    chosen.__name__ = name
+    return chosen
 
 
 def _install_operators() -> None:
@@ -477,6 +604,8 @@ def _install_operators() -> None:
     for name, op in (("__lt__", logic.Less()), ("__le__", logic.LessEqual()),
                      ("__gt__", logic.Greater()), ("__ge__", logic.GreaterEqual())):
         setattr(Tensor, name, _operator(op, name))
+    global _ADD
+    _ADD = table["add"]
     negative = unary.Negative()
     Tensor.__neg__ = lambda self: apply_eager(negative, (self,))  # type: ignore[method-assign]
 
@@ -484,121 +613,29 @@ def _install_operators() -> None:
 _install_operators()
 
 
-# -- backward --------------------------------------------------------------------------------
-
-def _seed(root: Tensor, grad: Any) -> Tensor:
-    if not root.requires_grad:
-        raise errors.GradientError(
-            f"backward: this {root._dtype}{list(root.shape)} tensor does not require a gradient"
-            "; create the inputs with requires_grad=True (and not under no_grad)")
-    if grad is None:
-        if root.size != 1:
-            raise errors.GradientError(
-                f"backward: the tensor has shape {root.shape}; backward() without an argument "
-                "needs a one-element tensor (a loss): reduce it with .sum() or .mean(), or "
-                "pass the gradient, backward(grad)")
-        return Tensor(np.ones(root.shape, root._dtype), root._dtype)
-    seed = as_tensor(grad)
-    if seed.shape != root.shape:
-        raise errors.ShapeError(f"backward: grad has shape {seed.shape}, the tensor {root.shape}")
-    if seed._dtype != root._dtype:
-        seed = Tensor(seed._value.astype(root._dtype), root._dtype)
-    return seed
-
-
-def _backprop(root: Tensor, seed: Tensor, retain_graph: bool) -> dict[int, tuple]:
-    """Gradients of the leaves `root` depends on: `{id(leaf): (leaf, gradient)}`.
-
-    Tape entries are taken latest first (a heap on their creation order), so an entry's
-    gradient is complete when its turn comes. Each entry's op gives its inputs' gradients
-    with `vjp`, the rule `sg.grad` uses; `sum_like` undoes broadcasting and dtype promotion
-    as in `sg.grad`. Nothing computed here is recorded."""
-    from symgraph.grad import sum_like
-
-    if root._record is None:
-        return {id(root): (root, seed)}
-    leaves: dict[int, tuple] = {}
-    heap: list[tuple[int, _Record]] = []
-    _receive(root, seed, heap)
-    done = []
-    try:
-        with no_grad():
-            while heap:
-                record = heapq.heappop(heap)[1]
-                done.append(record)
-                grad, record.grad = record.grad, None
-                op = record.op
-                inputs = record.inputs
-                if inputs is None:
-                    raise errors.GradientError(
-                        f"backward: the tape through {op.name} was already freed by an "
-                        "earlier backward(); pass retain_graph=True to the first backward() "
-                        "to go through it twice, or recompute the forward pass")
-                out = record.out
-                if record.dtype is None:  # a multi-output op: a gradient per output
-                    output: Any = _TupleValue(tuple(Tensor(o, dtypes.name_of(o.dtype))
-                                                    for o in out))
-                    grad = tuple(grad.get(i) for i in range(len(out)))
-                else:
-                    output = Tensor(out, record.dtype)
-                for x, gx in zip(inputs, op.vjp(inputs, output, grad)):
-                    if gx is None or not x.requires_grad:
-                        continue
-                    if type(gx) is not Tensor:
-                        gx = as_tensor(gx)
-                    if gx._dtype != x._dtype or gx._value.shape != x._value.shape:
-                        gx = _fit(sum_like(gx, x, ()), x, op)
-                    if x._record is None:
-                        held = leaves.get(id(x))
-                        leaves[id(x)] = (x, gx if held is None else _add(held[1], gx))
-                    else:
-                        _receive(x, gx, heap)
-    except BaseException:
-        for record in done + [entry[1] for entry in heap]:
-            record.grad = None
-        raise
-    if not retain_graph:
-        for record in done:
-            record.inputs = None
-            record.out = None
-    return leaves
-
-
-def _receive(x: Tensor, g: Tensor, heap: list) -> None:
-    """Add g to the gradient x's tape entry has received (per output for multi-output ops),
-    queueing the entry the first time."""
-    record = x._record
-    held = record.grad
-    if held is None:
-        heapq.heappush(heap, (-record.seq, record))
-    if x._index < 0:
-        record.grad = g if held is None else _add(held, g)
-        return
-    parts = held if held is not None else {}  # output index -> gradient
-    part = parts.get(x._index)
-    parts[x._index] = g if part is None else _add(part, g)
-    record.grad = parts
-
-
-def _fit(g: Tensor, x: Tensor, op: Op) -> Tensor:
-    if g._value.shape != x._value.shape:
-        raise errors.GradientError(f"{op.name}: internal error: its gradient rule gave shape "
-                                   f"{g.shape} for an input of shape {x.shape}")
-    return g
-
-
-def _add(a: Tensor, b: Tensor) -> Tensor:
-    return Tensor(a._value + b._value, a._dtype)
-
+# -- backward: the tape walk lives in symgraph/tape.py ---------------------------------------
 
 def grad_of(output: Tensor, inputs: Sequence[Tensor], retain_graph: bool = False
             ) -> list[Tensor]:
     """d(output)/d(input) for each input (zeros where unconnected), without touching `.grad`."""
-    seed = _seed(output, None)
-    found = _backprop(output, seed, retain_graph)
-    results = []
-    for x in inputs:
-        held = found.get(id(x))
-        results.append(held[1] if held is not None else
-                       Tensor(np.zeros(x.shape, x._dtype), x._dtype))
-    return results
+    return grad([output], list(inputs), retain_graph=retain_graph, disconnected="zero")
+
+
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, disconnected: str = "raise") -> Any:
+    """The gradient of `outputs` with respect to `inputs`, returned (`.grad` is left alone).
+
+    Like `torch.autograd.grad`, for eager tensors; `sg.grad` is its symbolic twin and the
+    two share every gradient rule. `outputs` is a tensor or a list of them; without
+    `grad_outputs` (a gradient per output) each must have one element (a loss); several
+    outputs add up. `inputs` is a tensor (the result is one tensor) or a list (a list):
+    leaves or intermediate results. `create_graph=True` records the backward pass itself,
+    so the gradients can be differentiated again (second derivatives, Hessian-vector
+    products); the tape is then kept unless `retain_graph=False`. `disconnected`: what an
+    input the outputs do not depend on gets, as in `sg.grad`: "raise" (GradientError),
+    "zero" (zeros like the input) or "ignore" (None).
+    """
+    from symgraph import tape
+
+    return tape.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, disconnected)

@@ -76,13 +76,17 @@ PLAIN = [cls() for module in (unary, binary, logic) for cls in vars(module).valu
 
 @pytest.mark.parametrize("op", PLAIN, ids=[op.name for op in PLAIN])
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int8", "bool"])
-def test_plain_ufunc_shortcut_matches_reference(op, dtype):
+@pytest.mark.parametrize("zero_d", [False, True], ids=["1d", "0d"])
+def test_plain_ufunc_shortcut_matches_reference(op, dtype, zero_d):
     """apply_eager calls a plain ufunc op's ufunc directly; the result must be the op's
-    reference result exactly (value, dtype), including the float16 -> float32 case."""
+    reference result exactly (value, dtype, an array also for 0-d inputs), including the
+    float16 -> float32 case."""
     base = np.array([-2.0, -0.5, 0.0, 0.5, 3.0, np.nan, np.inf])
     data = base.astype(dtype) if dtype[0] == "f" else (base[:5] * 2).astype(dtype)
     nin = getattr(op.ufunc, "nin", 1)  # softplus is a plain function
     args = [data] + [data[::-1].copy() for _ in range(nin - 1)]
+    if zero_d:  # one element of each: 0-d arrays (a ufunc gives a NumPy scalar for those)
+        args = [np.asarray(a[1]) for a in args]
     try:
         want = op.reference(*args)
     except (TypeError, ValueError):
@@ -136,6 +140,27 @@ def test_errors_are_the_symbolic_ones_with_the_user_line():
         tensor(np.ones(3)) + tensor(np.ones(4))
     with pytest.raises(sg.DTypeError, match="bitwise_and"):
         tensor(np.ones(3)) & tensor(np.ones(3))
+    # an error at the first call of a signature is raised again at the next (not cached away)
+    for _ in range(2):
+        with pytest.raises(sg.ShapeError, match=r"\(created at test_eager"):
+            tensor(np.ones(2)) * tensor(np.ones(5))
+
+
+def test_plans_are_per_op_parameters_and_shared_by_equal_ops():
+    """apply_eager caches op.infer per op and input signature: ops with parameters must not
+    share a plan across different parameters; parameterless ops (a new instance per call)
+    share one."""
+    t = tensor(np.array([[1.5, -2.5], [3.0, 4.0]]))
+    assert_same(sg.cast(t, "float32"), np.array([[1.5, -2.5], [3.0, 4.0]], "float32"))
+    assert_same(sg.cast(t, "int64"), np.array([[1, -2], [3, 4]]))
+    assert_same(sg.sum(t, axis=0), np.array([4.5, 1.5]))
+    assert_same(sg.sum(t, axis=1), np.array([-1.0, 7.0]))
+    assert_same(sg.sum(t, axis=1, keepdims=True), np.array([[-1.0], [7.0]]))
+    sg.cos(t)
+    size = len(eager._PLANS)
+    for _ in range(3):
+        assert_same(sg.cos(t), np.cos(t.numpy()))  # a new Cos() each time, the same plan
+    assert len(eager._PLANS) == size
 
 
 # -- construction, conversion, printing -----------------------------------------------------

@@ -11,6 +11,8 @@ from symgraph.dtypes import as_dtype, is_python_scalar, result_type
 from symgraph.errors import DTypeError
 from symgraph.graph import Constant, Input, Node, SharedVariable, user_origin
 from symgraph.types import TensorType
+# Safe from any import order: eager defines Tensor before it imports the ops (which import us).
+from symgraph.eager import Tensor as _EagerTensor
 
 
 def tensor(name: str | None = None, dtype: object = None,
@@ -67,7 +69,7 @@ def shared(value: Any, name: str | None = None, dtype: object = None,
 
 
 def _is_eager(value: Any) -> bool:
-    return type(value).__name__ == "Tensor" and type(value).__module__ == "symgraph.eager"
+    return type(value) is _EagerTensor
 
 
 def _typed_dtype(value: Any) -> str:
@@ -89,11 +91,12 @@ def operands(*args: Any) -> list[Any]:
     With any eager tensor among the arguments the others become eager tensors; otherwise
     arrays and scalars become constants.
     """
-    eager = 0
     for a in args:  # all eager: nothing to convert (the eager hot path)
-        eager += _is_eager(a)
-    if eager and eager == len(args):
-        return list(args)
+        if type(a) is not _EagerTensor:
+            break
+    else:
+        if args:
+            return list(args)
     typed = [a for a in args if not is_python_scalar(a)]
     scalars = [a for a in args if is_python_scalar(a)]
     weak_dtype = None
