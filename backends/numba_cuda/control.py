@@ -116,7 +116,8 @@ def matmul(node: Node, inputs: list[Tensor]) -> Tensor:
         kernel = codegen.kernel("matmul", a_dtype=a.dtype, b_dtype=b.dtype, out=out_dtype,
                                 tile=launch.TILE)
         grid = max(1, min(launch.REDUCE_BLOCKS, n_batch * tiles_n * tiles_m))
-        kernel[grid, (launch.TILE, launch.TILE)](
+        shared = 2 * launch.TILE * launch.TILE * np.dtype(out_dtype).itemsize
+        kernel[grid, (launch.TILE, launch.TILE), 0, shared](
             n_batch, n, m, ka, tiles_n, tiles_m, out.buffer.array,
             a3.buffer.array, a3.offset, *a3.strides, b3.buffer.array, b3.offset, *b3.strides)
     shape = node.type.shape

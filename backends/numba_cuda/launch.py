@@ -141,8 +141,9 @@ def reduce(pool: Pool, name: str, reducer: str, program: tuple, outputs: tuple,
                             n_red=len(axes), reducer=reducer, acc=acc, block=REDUCE_THREADS,
                             warp=codegen.default_warp())
     grid = max(1, min(REDUCE_BLOCKS, n_out))
-    kernel[grid, REDUCE_THREADS](n_out, n_red, *(shape[d] for d in kept), *(shape[d] for d in axes),
-                          out.buffer.array, *args)
+    shared = REDUCE_THREADS * np.dtype(acc).itemsize  # dynamic shared memory (codegen)
+    kernel[grid, REDUCE_THREADS, 0, shared](n_out, n_red, *(shape[d] for d in kept),
+                                            *(shape[d] for d in axes), out.buffer.array, *args)
     return out
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from backends.numba_cuda import codegen, scalars
+from backends.numba_cuda import codegen
 
 _LIBDEVICE_TRIG = re.compile(r"^\s*(cvt\.rn\.f64\.s64\s|cvt\.rn\.f32\.f64\s|mul\.f64\s+%fd\d+, "
                              r"%fd\d+, 0d3BF921FB54442D19;)")
@@ -71,7 +71,7 @@ def compile_one(name: str, params: dict) -> tuple[str, str, list]:
     from numba import cuda
 
     text, sig = codegen.source(name, **params)
-    space = scalars.namespace()
+    space = codegen.namespace()
     exec(compile(text, f"<symgraph-cuda {name}>", "exec"), space)
     ptx, _ = cuda.compile_ptx(space["kernel"], tuple(_numba_type(k, d) for k, d in sig),
                               cc=(8, 0))
