@@ -200,35 +200,105 @@ def test_kernels_do_not_race_on_the_simulators_shared_arrays(monkeypatch, rng):
          [a, b], rtol=1e-12)
 
 
-def test_pool_reuses_buffers_across_calls(rng, monkeypatch):
-    # Reuse is off by default (see device.Pool); this checks the mechanism still works.
-    monkeypatch.setattr(device.Pool, "reuse", True)
+def test_pool_reuses_buffers_across_calls(rng):
     x = sg.tensor("x", dtype="float32", shape=(None, None))
     f = sg.function([x], sg.sum(sg.exp(x) * 2 + x, axis=0) * 3, backend="cuda")
     xv = rng.standard_normal((4, 5)).astype("float32")
     first = f(xv)
     np.testing.assert_allclose(f(xv), first)  # the pool now also covers a second output
-    before = device.POOL.allocated
+    before = dict(device.STATS)
     for _ in range(3):
         np.testing.assert_allclose(f(xv), first)
-    assert device.POOL.allocated == before
+    assert device.STATS["allocations"] == before["allocations"]
+    assert device.STATS["reuses"] >= before["reuses"] + 3 * 3  # input, sum, output
+
+
+def _poison(monkeypatch):
+    """Fill every buffer the pool takes back with NaN: a read after release shows."""
+    give = device.Pool.give
+
+    def poisoned(self, buffer):
+        host = buffer.array.copy_to_host()
+        host[...] = np.nan if host.dtype.kind == "f" else 77
+        buffer.array.copy_to_device(host)
+        give(self, buffer)
+
+    monkeypatch.setattr(device.Pool, "give", poisoned)
+
+
+def test_a_buffer_read_through_a_view_is_not_reused(rng, monkeypatch):
+    # exp(x) is read only through a reversed view; cumsum(x) and the product need buffers of
+    # the same size while that view is live: they must not get exp(x)'s.
+    _poison(monkeypatch)
+    x = sg.tensor("x", dtype="float64", shape=(None, None))
+    a = sg.exp(x)[::-1, ::-1]
+    b = sg.cumsum(x * 2, axis=0)
+    f = sg.function([x], [a * b, sg.cumsum(a, axis=1).T], backend="cuda")
+    for _ in range(3):
+        xv = rng.standard_normal((4, 5))
+        ev = np.exp(xv)[::-1, ::-1]
+        got = f(xv)
+        np.testing.assert_allclose(got[0], ev * np.cumsum(xv * 2, axis=0), rtol=1e-12)
+        np.testing.assert_allclose(got[1], np.cumsum(ev, axis=1).T, rtol=1e-12)
 
 
 def test_shared_variables_stay_on_the_device(monkeypatch):
+    _poison(monkeypatch)
     w = sg.shared(np.ones(3, "float32"), name="w")
     x = sg.tensor("x", dtype="float32", shape=(None,))
     f = sg.function([x], sg.sum(w * x), updates=[(w, w + x)], backend="cuda")
-    uploads = []
-    original = device.upload
-    monkeypatch.setattr(device, "upload", lambda a, *k: uploads.append(a.shape) or original(a))
-    assert f(np.ones(3, "float32")) == 3
-    assert f(np.ones(3, "float32")) == 6
-    assert uploads == [(3,)]  # w once: the update's device result is reused
-    np.testing.assert_array_equal(w.get_value(), [3, 3, 3])
+    start = dict(device.STATS)
+
+    def moved(kind):
+        return device.STATS[kind] - start.get(kind, 0)
+
+    ones = np.ones(3, "float32")
+    assert f(ones) == 3
+    assert f(ones) == 6
+    assert f(ones) == 9
+    assert moved("uploads") == 3 + 1  # x each call, w once
+    assert moved("downloads") == 3  # the outputs only: w stays on the device
+    assert isinstance(w.container.peek(), device.CudaValue)
+    np.testing.assert_array_equal(w.get_value(), [4, 4, 4])  # downloads now, once
+    np.testing.assert_array_equal(w.get_value(), [4, 4, 4])
+    assert moved("downloads") == 4
+    assert f(ones) == 12  # the fetched value is adopted, not uploaded again
+    assert moved("uploads") == 4 + 1
     w.set_value(np.zeros(3, "float32"))  # a host set_value must be noticed
-    assert f(np.ones(3, "float32")) == 0
-    assert uploads == [(3,), (3,)]
+    assert f(ones) == 0
+    assert moved("uploads") == 5 + 2
+    g = sg.function([x], sg.sum(w * x), backend="python")  # other backends read the host
+    assert g(ones) == 3
     np.testing.assert_array_equal(w.get_value(), [1, 1, 1])
+
+
+def test_device_values_die_back_into_the_pool(rng, monkeypatch):
+    _poison(monkeypatch)
+    w = sg.shared(np.zeros((2, 3)), name="w")
+    v = sg.shared(np.zeros((3, 2)), name="v")
+    x = sg.tensor("x", dtype="float64", shape=(None, None))
+    y = w * 2 + x
+    f = sg.function([x], [y, sg.sum(y)], updates=[(w, y), (v, y.T)], backend="cuda")
+    g = sg.function([x], [w + x, v.T * 1], backend="cuda")
+    want_w = np.zeros((2, 3))
+    for k in range(6):
+        xv = rng.standard_normal((2, 3))
+        out, total = f(xv)
+        want_w = want_w * 2 + xv
+        np.testing.assert_allclose(out, want_w, rtol=1e-12)
+        np.testing.assert_allclose(g(xv), [want_w + xv, want_w], rtol=1e-12)
+        if k == 2:
+            np.testing.assert_allclose(v.get_value(), want_w.T, rtol=1e-12)
+            w.set_value(np.full((2, 3), 0.5))
+            want_w = np.full((2, 3), 0.5)
+    del out, total
+    import gc
+
+    gc.collect()
+    before = device.STATS["allocations"]
+    for _ in range(3):  # in the steady state every buffer comes from the pool
+        f(xv)
+    assert device.STATS["allocations"] == before
 
 
 def test_missing_kind_is_a_lowering_error():
