@@ -379,11 +379,74 @@ def test_mlp_with_matmul_and_cross_entropy_matches_python(rng):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
-def test_random_draws_are_a_lowering_error_not_a_cpu_fallback():
-    stream = sg.random.RandomStream(0)
-    x = sg.tensor("x", dtype="float32", shape=(None,))
-    with pytest.raises(sg.LoweringError, match="standard_normal: the cuda backend"):
-        sg.function([x], x + stream.normal(size=(3,), dtype="float32"), backend="cuda")
+def _draws(backend, build, calls=2, inputs=(), values=()):
+    f = sg.function(list(inputs), build(sg.random.RandomStream(987654321)), backend=backend)
+    return [f(*values) for _ in range(calls)]
+
+
+EXACT_DRAWS = {  # NumPy's Philox stream, bit for bit (see backends/numba_cuda/random.py)
+    "uniform64": lambda s: s.uniform((5, 7), dtype="float64"),
+    "uniform32": lambda s: s.uniform(13, -1.0, 3.0, dtype="float32"),
+    "bernoulli": lambda s: s.bernoulli(0.3, 11),
+    "integers64": lambda s: s.integers(-5, 1000, 17),
+    "integers32": lambda s: s.integers(0, 10, (3, 4), dtype="int32"),
+    "wide_range": lambda s: s.integers(-2 ** 40, 2 ** 41, 9),
+    "int16": lambda s: s.integers(-100, 300, 13, dtype="int16"),
+    "uint8": lambda s: s.integers(0, 7, 13, dtype="uint8"),
+    "array_bounds": lambda s: s.integers(sg.constant(np.arange(6) - 3), 50, (2, 6)),
+    "empty": lambda s: s.uniform((0, 3), dtype="float32"),
+}
+
+
+@pytest.mark.parametrize("name", EXACT_DRAWS)
+def test_random_draws_equal_the_python_backends(name):
+    want = _draws("python", EXACT_DRAWS[name])
+    got = _draws("cuda", EXACT_DRAWS[name])
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_array_equal(g, w)
+    assert got[0].size == 0 or not np.array_equal(got[0], got[1])  # fresh on each call
+
+
+def test_random_draws_inside_scan_steps_equal_the_python_backends():
+    h0 = sg.tensor("h0", dtype="float64", shape=(None,))
+
+    def build(stream):
+        step = lambda h: h * 0.5 + stream.uniform((3,), dtype="float64")  # noqa: E731
+        hs, _ = sg.scan(step, outputs_info=h0, n_steps=4)
+        return [hs, stream.integers(0, 100, 5)]
+
+    values = (np.zeros(3),)
+    want = _draws("python", build, inputs=[h0], values=values)
+    got = _draws("cuda", build, inputs=[h0], values=values)
+    for g, w in zip(got, want):
+        for a, b in zip(g, w):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_normal_draws_are_reproducible_fresh_and_standard(dtype):
+    # Box-Muller, not NumPy's ziggurat: other values than the python backend's, same law.
+    build = lambda s: [s.normal(2048, dtype=dtype), s.normal((4, 3), loc=5.0, scale=0.1,  # noqa
+                                                              dtype=dtype)]
+    first, second = _draws("cuda", build)
+    again = _draws("cuda", build, calls=1)[0]
+    for a, b, c in zip(first, again, second):
+        assert a.dtype == dtype and a.shape == b.shape == c.shape
+        np.testing.assert_array_equal(a, b)  # same seed, same numbers
+        assert not np.array_equal(a, c)  # a new call, new numbers
+    z = first[0]
+    assert abs(z.mean()) < 4 / np.sqrt(z.size) and abs(z.std() - 1) < 0.05
+    assert abs(np.mean(z ** 3)) < 0.2 and abs(np.mean(z ** 4) - 3) < 0.4  # skew, kurtosis
+    assert np.all(np.isfinite(z)) and abs(first[1].mean() - 5) < 0.1
+
+
+def test_integer_bounds_are_checked_on_the_device():
+    low = sg.tensor("low", dtype="int64", shape=(None,))
+    f = sg.function([low], sg.random.RandomStream(1).integers(low, 5, 3), backend="cuda")
+    assert f(np.array([0, 1, 4])).max() < 5
+    with pytest.raises(sg.SymgraphError, match="need low < high"):
+        f(np.array([0, 5, 1]))
 
 
 class GpuArray:

@@ -26,6 +26,7 @@ from backends.numba_cuda.device import (POOL, CudaValue, Tensor, empty, ensure_d
                                         from_device, hold, release, to_host, upload)
 from backends.numba_cuda.launch import copy_into
 from backends.numba_cuda.nn import NN
+from backends.numba_cuda.random import RANDOM
 from backends.numba_cuda.runner import KINDS, Program
 from symgraph.graph import Graph
 
@@ -34,7 +35,7 @@ class CudaBackend:
     """Lowers a graph to a `Program` of kernel launches (see the module docstring)."""
 
     name = "cuda"
-    kinds = frozenset(KINDS) | frozenset(CONTROL) | frozenset(NN)
+    kinds = frozenset(KINDS) | frozenset(CONTROL) | frozenset(NN) | frozenset(RANDOM)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # one call at a time: the pool is shared

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from backends.numba_cuda import codegen
+from backends.numba_cuda import codegen, random  # noqa: F401 (registers its kernels)
 
 _LIBDEVICE_TRIG = re.compile(r"^\s*(cvt\.rn\.f64\.s64\s|cvt\.rn\.f32\.f64\s|mul\.f64\s+%fd\d+, "
                              r"%fd\d+, 0d3BF921FB54442D19;)")

@@ -222,6 +222,7 @@ class Program:
     def __init__(self, graph: Graph) -> None:
         from backends.numba_cuda.control import CONTROL
         from backends.numba_cuda.nn import NN
+        from backends.numba_cuda.random import RANDOM
 
         self.graph = graph
         self.handlers: dict[Node, Callable] = {}
@@ -229,7 +230,7 @@ class Program:
             if node.is_leaf:
                 continue
             kind = node.op.kind
-            handler = KINDS.get(kind) or CONTROL.get(kind) or NN.get(kind)
+            handler = KINDS.get(kind) or CONTROL.get(kind) or NN.get(kind) or RANDOM.get(kind)
             if handler is None:
                 raise with_origin(LoweringError(
                     f"{node.op.name}: the cuda backend has no kernel for kind "
