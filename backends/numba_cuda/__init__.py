@@ -3,8 +3,9 @@
 Kernels are generated from the same scalar bodies as the CPU backend
 (`backends/scalar_code.py`), with every literal typed so float32 stays float32. Values
 stay on the device for the whole call (views cost nothing, intermediates come from a
-reusing pool); inputs are uploaded once per call, shared variables keep a device copy
-across calls, and outputs come back as NumPy arrays. See docs/cuda.md.
+reusing pool); inputs are uploaded once per call, shared variables live on the device
+across calls (updates are never downloaded unless the host reads them), and outputs come
+back as NumPy arrays (device arrays for device inputs). See docs/cuda.md.
 """
 
 from __future__ import annotations

@@ -282,7 +282,7 @@ def matmul(a_dtype: str, b_dtype: str, out: str, tile: int) -> tuple[str, Signat
         ("scalar", "int64")] * 4 + [("array", b_dtype)] + [("scalar", "int64")] * 4
     zero = literal(0, out)
     body = f"""def kernel({', '.join(args)}):
-    tiles = cuda.shared.array(0, {_element_type(out)})  # A's tile, then B's: 2 * {tile * tile} elements
+    tiles = cuda.shared.array(0, {_element_type(out)})  # A then B: 2 x {tile}**2
     ty = cuda.threadIdx.y
     tx = cuda.threadIdx.x
     mine = ty * {tile} + tx

@@ -9,9 +9,11 @@ then cached) when a view needs its numbers.
 
 Buffers come from a `Pool` keyed by (dtype, size): a buffer whose last reader is done goes
 back to the pool and serves the next allocation of the same size, within a call and across
-calls. Inputs are uploaded once per call; shared variables keep a device copy across calls,
-refreshed only when the host value was replaced (`set_value` swaps the container's array,
-so identity tells us).
+calls. Inputs are uploaded into pooled buffers once per call. An update's new value stays
+on the device (a `CudaValue` in the shared variable's container, downloaded only when the
+host reads the container); a host value (`set_value`) gets a device copy, refreshed only
+when the container's array is replaced (identity tells us). `STATS` counts transfers and
+allocations.
 """
 
 from __future__ import annotations
