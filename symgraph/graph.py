@@ -155,7 +155,7 @@ class Container(list):
     (a `DeviceValue` stored there is fetched on the first read and replaced by the array);
     `peek()` returns the slot as stored, for the backend that owns the device value."""
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index: int) -> object:  # type: ignore[override]
         value = super().__getitem__(index)
         if isinstance(value, DeviceValue):
             value = value.fetch()

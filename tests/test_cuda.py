@@ -92,3 +92,23 @@ def test_without_a_gpu_the_backend_says_so_and_with_one_it_runs():
     out = sg.function([x], sg.exp(x), backend="cuda")(cuda.to_device(values))
     assert hasattr(out, "__cuda_array_interface__")  # device in, device out
     np.testing.assert_allclose(out.copy_to_host(), np.exp(values), rtol=1e-6)
+
+
+def test_a_device_value_in_a_shared_container_is_fetched_once_when_the_host_reads_it():
+    # The hook that keeps cuda updates on the device (symgraph.graph.Container).
+    from symgraph.graph import DeviceValue
+
+    class Parked(DeviceValue):
+        fetched = 0
+
+        def fetch(self):
+            Parked.fetched += 1
+            return np.arange(3.0)
+
+    w = sg.shared(np.zeros(3), name="w")
+    w.container[0] = Parked()
+    assert isinstance(w.container.peek(), Parked)
+    f = sg.function([], w * 2, updates=[(w, w + 1)], backend="python")
+    np.testing.assert_array_equal(f(), [0, 2, 4])  # another backend reads the host value
+    np.testing.assert_array_equal(w.get_value(), [1, 2, 3])
+    assert Parked.fetched == 1 and isinstance(w.container.peek(), np.ndarray)
