@@ -11,7 +11,6 @@ back as NumPy arrays (device arrays for device inputs). See docs/cuda.md.
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,7 @@ if not SIMULATOR and not os.environ.get("SYMGRAPH_CUDA_PTX_ONLY") and not cuda.i
     raise ImportError("no CUDA GPU found (set NUMBA_ENABLE_CUDASIM=1 to run on the simulator)")
 
 from backends.numba_cuda.control import CONTROL
-from backends.numba_cuda.device import (POOL, CudaValue, Tensor, empty, ensure_device,
+from backends.numba_cuda.device import (LOCK, POOL, CudaValue, Tensor, empty, ensure_device,
                                         from_device, hold, release, to_host, upload)
 from backends.numba_cuda.launch import copy_into
 from backends.numba_cuda.nn import NN
@@ -39,7 +38,7 @@ class CudaBackend:
     kinds = frozenset(KINDS) | frozenset(CONTROL) | frozenset(NN) | frozenset(RANDOM)
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()  # one call at a time: the pool is shared
+        self._lock = LOCK  # one call at a time: the pool and reference counts are shared
 
     def lower(self, graph: Graph) -> Any:
         program = Program(graph)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import os
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -221,8 +222,9 @@ class CudaValue(DeviceValue):
         self.tensor = hold(tensor)
 
     def fetch(self) -> np.ndarray:
-        host = to_host(self.tensor)
-        SHARED.remember(host, self.tensor)  # a later call adopts it without an upload
+        with LOCK:  # get_value may run in another thread while a call holds and releases
+            host = to_host(self.tensor)
+            SHARED.remember(host, self.tensor)  # a later call adopts it without an upload
         return host
 
     def __del__(self) -> None:
@@ -273,6 +275,8 @@ class SharedState:
         self.recent[key] = (weakref.ref(host, forget), hold(tensor))
 
 
+LOCK = threading.RLock()
+"""Held by every call of a cuda function and by fetches: reference counts change under it."""
 STATS: collections.Counter = collections.Counter()
 """Transfers and allocations so far: uploads, downloads, allocations (pool misses), reuses."""
 SHARED = SharedState()
