@@ -55,7 +55,8 @@ def hardware_form(name: str, params: dict) -> dict:
 def representative(name: str, params: dict) -> tuple:
     """Kernels differing only in layout or rank share typing: compile one of each."""
     skip = {"elemwise": ("modes", "ndim"), "reduce": ("n_kept", "n_red"),
-            "index": ("ndim",), "offsets": ("ndim",)}.get(name, ())
+            "index": ("ndim",), "offsets": ("ndim",),
+            "draw": ("lo_mode", "hi_mode")}.get(name, ())
     return (name,) + tuple((k, v) for k, v in sorted(params.items()) if k not in skip)
 
 
