@@ -22,7 +22,7 @@ from symgraph.api.base import as_variable, operands
 from symgraph.config import config
 from symgraph.dtypes import can_cast, is_python_scalar
 from symgraph.errors import DTypeError, ShapeError, SymgraphError
-from symgraph.graph import Graph, Input, Node, SharedVariable, leaves, substitute
+from symgraph.graph import DeviceValue, Graph, Input, Node, SharedVariable, leaves, substitute
 from symgraph.verify import verify
 
 Pass = Callable[[Graph], Graph]
@@ -144,6 +144,7 @@ def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
     # The NaN guard checks node by node, so it keeps ops unfused to name the culprit.
     passes = [p for p in PASSES if p is not rewrite.fuse] if check_nan else None
     optimized = _optimize(graph, passes) if optimize else graph
+    optimized.n_outputs = len(output_list)  # the rest are update values
     runner = _nan_guard(optimized) if check_nan else chosen.lower(optimized)
     return Function(inputs, len(output_list), single, [t for t, _ in pairs], graph,
                     optimized, runner, backend_name, name)
@@ -225,13 +226,15 @@ class Function:
             new_values = results[self.n_outputs:]
             fresh = self._fresh[self.n_outputs:]
             for target in self._fixed_targets:   # all checked before any is replaced
-                target.check_shape(np.shape(new_values[self.update_targets.index(target)]),
-                                   "update")
+                value = new_values[self.update_targets.index(target)]
+                shape = value.shape if isinstance(value, DeviceValue) else np.shape(value)
+                target.check_shape(shape, "update")
             for target, value, new in zip(self.update_targets, new_values, fresh):
-                value = np.asarray(value)
-                if not new and (any(value is o for o in results[:self.n_outputs])
-                                or not value.flags.owndata):
-                    value = value.copy()
+                if not isinstance(value, DeviceValue):  # a device value stays where it is
+                    value = np.asarray(value)
+                    if not new and (any(value is o for o in results[:self.n_outputs])
+                                    or not value.flags.owndata):
+                        value = value.copy()
                 target.container[0] = value
             return outputs
 

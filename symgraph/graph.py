@@ -139,6 +139,38 @@ class Constant(Node):
         return f"<Constant {np.array2string(self.value, threshold=6)}: {self.type}>"
 
 
+class DeviceValue:
+    """A shared variable's value kept where a backend computed it (a GPU buffer).
+
+    A backend may store one in a `Container` (an update's result); reading the container
+    fetches it to the host, so device-resident state is downloaded only when the host looks.
+    """
+
+    def fetch(self) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The value's shape, known without fetching it (updates check fixed shapes)."""
+        raise NotImplementedError
+
+
+class Container(list):
+    """A shared variable's one-slot value holder: `container[0]` is always a host array
+    (a `DeviceValue` stored there is fetched on the first read and replaced by the array);
+    `peek()` returns the slot as stored, for the backend that owns the device value."""
+
+    def __getitem__(self, index: int) -> object:  # type: ignore[override]
+        value = super().__getitem__(index)
+        if isinstance(value, DeviceValue):
+            value = value.fetch()
+            super().__setitem__(index, value)
+        return value
+
+    def peek(self) -> object:
+        return super().__getitem__(0)
+
+
 class SharedVariable(Node):
     """State that persists across calls of compiled functions: `sg.shared(value)`.
 
@@ -156,7 +188,7 @@ class SharedVariable(Node):
         dtype = array.dtype.name
         static = (None,) * array.ndim if shape is None else _static_shape(array, shape, name)
         super().__init__(None, (), TensorType(dtype, static), name, origin)
-        object.__setattr__(self, "container", [array])
+        object.__setattr__(self, "container", Container([array]))
         object.__setattr__(self, "default_update", None)
 
     def set_default_update(self, update: Node | None) -> None:

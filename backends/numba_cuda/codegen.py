@@ -9,6 +9,12 @@ blocks covers any size (the simulator runs one Python thread per CUDA thread).
 Strided operands are passed as (buffer, offset, stride per axis); an operand whose layout
 is the loop's own (contiguous, same shape) is read at the flat index, and one of a single
 element at its offset, which saves the index arithmetic on the common paths.
+
+Shared memory is always the dynamic kind (`cuda.shared.array(0, dtype)`, its size in bytes
+given at launch), one array per kernel. The simulator allocates a static shared array the
+first time a thread reaches its line, with an unlocked check-then-store: two simulated
+threads can each get a private array, and results go wrong now and then (issue #6's RNN
+gradient and matmul flakes). Its dynamic shared memory exists before any thread starts.
 """
 
 from __future__ import annotations
@@ -134,10 +140,10 @@ def reduce(program: tuple, outputs: tuple, in_dtypes: tuple, n_kept: int, n_red:
     if acc == "bool":
         value = f"({exprs[0]} != 0)"
     warp = warp and acc in _WARP_DTYPES and block >= 64
-    shared_dtype = "np.bool_" if acc == "bool" else f"np.{acc}"
+    shared_dtype = _element_type(acc)
     p2, p3 = " " * 8, " " * 12
     body = [f"def kernel({', '.join(args)}):",
-            f"    part = cuda.shared.array({block}, {shared_dtype})",
+            f"    part = cuda.shared.array(0, {shared_dtype})  # {block} elements, sized at launch",
             "    tid = cuda.threadIdx.x",
             "    for o in range(cuda.blockIdx.x, n_out, cuda.gridDim.x):"]
     body += _unravel("o", kept, [f"jk{d}" for d in range(n_kept)], p2)
@@ -276,10 +282,11 @@ def matmul(a_dtype: str, b_dtype: str, out: str, tile: int) -> tuple[str, Signat
         ("scalar", "int64")] * 4 + [("array", b_dtype)] + [("scalar", "int64")] * 4
     zero = literal(0, out)
     body = f"""def kernel({', '.join(args)}):
-    ta = cuda.shared.array(({tile}, {tile}), np.{out})
-    tb = cuda.shared.array(({tile}, {tile}), np.{out})
+    tiles = cuda.shared.array(0, {_element_type(out)})  # A then B: 2 x {tile}**2
     ty = cuda.threadIdx.y
     tx = cuda.threadIdx.x
+    mine = ty * {tile} + tx
+    theirs = {tile * tile} + mine
     for blk in range(cuda.blockIdx.x, n_batch * tiles_n * tiles_m, cuda.gridDim.x):
         bi = blk // (tiles_n * tiles_m)
         row = (blk // tiles_m) % tiles_n * {tile} + ty
@@ -287,16 +294,16 @@ def matmul(a_dtype: str, b_dtype: str, out: str, tile: int) -> tuple[str, Signat
         acc = {zero}
         for k0 in range(0, kk, {tile}):
             if row < n and k0 + tx < kk:
-                ta[ty, tx] = np.{out}(a[a_o + bi * a_b + row * a_r + (k0 + tx) * a_c])
+                tiles[mine] = np.{out}(a[a_o + bi * a_b + row * a_r + (k0 + tx) * a_c])
             else:
-                ta[ty, tx] = {zero}
+                tiles[mine] = {zero}
             if col < m and k0 + ty < kk:
-                tb[ty, tx] = np.{out}(b[b_o + bi * b_b + (k0 + ty) * b_r + col * b_c])
+                tiles[theirs] = np.{out}(b[b_o + bi * b_b + (k0 + ty) * b_r + col * b_c])
             else:
-                tb[ty, tx] = {zero}
+                tiles[theirs] = {zero}
             cuda.syncthreads()
             for q in range({tile}):
-                acc += ta[ty, q] * tb[q, tx]
+                acc += tiles[ty * {tile} + q] * tiles[{tile * tile} + q * {tile} + tx]
             cuda.syncthreads()
         if row < n and col < m:
             c[(bi * n + row) * m + col] = acc
@@ -329,7 +336,7 @@ def kernel(name: str, **params: Any) -> Any:
     found = _COMPILED.get(key)
     if found is None:
         text, _ = source(name, **params)
-        space = scalars.namespace()
+        space = namespace()
         exec(compile(text, f"<symgraph-cuda {name}>", "exec"), space)
         from numba import cuda
 
@@ -337,6 +344,19 @@ def kernel(name: str, **params: Any) -> Any:
         _COMPILED[key] = found
         _record(key)
     return found
+
+
+def _element_type(dtype: str) -> str:
+    """A shared array's element type as a numba type: the simulator sizes dynamic shared
+    arrays by `dtype.itemsize`, which NumPy's scalar classes lack."""
+    return "types.bool_" if dtype == "bool" else f"types.{dtype}"
+
+
+def namespace() -> dict:
+    """The globals generated kernels run with: the scalar functions, and numba's types."""
+    from numba import types
+
+    return dict(scalars.namespace(), types=types)
 
 
 def default_warp() -> bool:

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from backends.numba_cuda import codegen, launch
-from backends.numba_cuda.device import POOL, Tensor, empty, ensure_device, to_host
+from backends.numba_cuda.device import POOL, Tensor, empty, ensure_device, release, to_host
 from symgraph.errors import ShapeError
 from symgraph.graph import Node
 
@@ -40,8 +40,6 @@ def ifelse(node: Node, inputs: list[Tensor]) -> Any:
 def scan(node: Node, inputs: list[Tensor]) -> tuple:
     """Run the step program n_steps times; each result is copied into its stacked output,
     and states are read back from there (so step results return to the pool at once)."""
-    from backends.numba_cuda.runner import release
-
     op = node.op
     n = int(to_host(inputs[0]))
     args = inputs[1:]
@@ -116,7 +114,8 @@ def matmul(node: Node, inputs: list[Tensor]) -> Tensor:
         kernel = codegen.kernel("matmul", a_dtype=a.dtype, b_dtype=b.dtype, out=out_dtype,
                                 tile=launch.TILE)
         grid = max(1, min(launch.REDUCE_BLOCKS, n_batch * tiles_n * tiles_m))
-        kernel[grid, (launch.TILE, launch.TILE)](
+        shared = 2 * launch.TILE * launch.TILE * np.dtype(out_dtype).itemsize
+        kernel[grid, (launch.TILE, launch.TILE), 0, shared](
             n_batch, n, m, ka, tiles_n, tiles_m, out.buffer.array,
             a3.buffer.array, a3.offset, *a3.strides, b3.buffer.array, b3.offset, *b3.strides)
     shape = node.type.shape

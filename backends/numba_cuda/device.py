@@ -9,20 +9,26 @@ then cached) when a view needs its numbers.
 
 Buffers come from a `Pool` keyed by (dtype, size): a buffer whose last reader is done goes
 back to the pool and serves the next allocation of the same size, within a call and across
-calls. Inputs are uploaded once per call; shared variables keep a device copy across calls,
-refreshed only when the host value was replaced (`set_value` swaps the container's array,
-so identity tells us).
+calls. Inputs are uploaded into pooled buffers once per call. An update's new value stays
+on the device (a `CudaValue` in the shared variable's container, downloaded only when the
+host reads the container); a host value (`set_value`) gets a device copy, refreshed only
+when the container's array is replaced (identity tells us). `STATS` counts transfers and
+allocations.
 """
 
 from __future__ import annotations
 
+import collections
 import os
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numba import cuda
+
+from symgraph.graph import DeviceValue
 
 SIMULATOR = bool(int(os.environ.get("NUMBA_ENABLE_CUDASIM", "0") or "0"))
 
@@ -86,30 +92,58 @@ def contiguous_strides(shape: tuple) -> tuple[int, ...]:
 class Pool:
     """Free device buffers by (dtype, size), reused before allocating new ones.
 
-    Reuse is OFF (`reuse = False`): with it on, the simulator runs of the op tables failed
-    now and then (a tensordot, an RNN gradient, an MLP step) in a way no single test
-    reproduces — a buffer handed back while something still reads it. Until that lifetime
-    bug is found (issue #6), every intermediate is a fresh allocation, freed by numba's
-    deallocation when its last reference goes."""
-
-    reuse = False
+    Lifetimes are reference counts (`Buffer.users`): every tensor the runner keeps in a call,
+    and every reference that outlives one (a shared variable's device copy, an update's
+    `CudaValue`, a downloaded value the next call may adopt), is a hold; a pooled buffer goes
+    back here when its last hold is released. Holds that end outside a call (a finalizer, any
+    thread) are queued with `later` and released by the next call (`settle`), so counts only
+    change under the backend's lock. (Reuse was off for a while on a suspected lifetime bug;
+    the failures were the simulator's shared-array race, see codegen.py.)"""
 
     def __init__(self) -> None:
         self.free: dict[tuple[str, int], list[Any]] = {}
-        self.allocated = 0  # device allocations so far (the pool's misses)
+        self.pending: collections.deque = collections.deque()
 
     def take(self, dtype: str, size: int) -> Buffer:
         stack = self.free.get((dtype, max(size, 1)))
         if stack:
+            STATS["reuses"] += 1
             return Buffer(stack.pop(), pooled=True)
-        self.allocated += 1
+        STATS["allocations"] += 1
         return Buffer(cuda.device_array(max(size, 1), dtype=dtype), pooled=True)
 
     def give(self, buffer: Buffer) -> None:
-        if not self.reuse:
-            return
         key = (buffer.array.dtype.name, buffer.array.size)
         self.free.setdefault(key, []).append(buffer.array)
+
+    def later(self, tensor: Tensor) -> None:
+        """Release `tensor`'s hold at the start of the next call (safe from finalizers)."""
+        self.pending.append(tensor)
+
+    def settle(self) -> None:
+        while self.pending:
+            release(self.pending.popleft())
+
+
+def hold(value: Any) -> Any:
+    """One more reader of `value` (a tensor or a tuple of them)."""
+    for t in value if isinstance(value, tuple) else (value,):
+        if t.buffer is not None:
+            t.buffer.users += 1
+    return value
+
+
+def release(value: Any) -> None:
+    """One reader of `value` is done; a pooled buffer nobody reads goes back to the pool."""
+    for t in value if isinstance(value, tuple) else (value,):
+        buffer = t.buffer
+        if buffer is None:
+            continue
+        buffer.users -= 1
+        # (A host-only value that a kernel read got an unpooled buffer after its holds.)
+        assert buffer.users >= 0 or not buffer.pooled, "a buffer released more than held"
+        if buffer.users == 0 and buffer.pooled:
+            POOL.give(buffer)
 
 
 def empty(pool: Pool, dtype: str, shape: tuple) -> Tensor:
@@ -119,15 +153,22 @@ def empty(pool: Pool, dtype: str, shape: tuple) -> Tensor:
     return Tensor(dtype, shape, contiguous_strides(shape), 0, pool.take(dtype, size))
 
 
-def upload(array: np.ndarray, pooled: bool = False) -> Tensor:
-    """A host array copied to a new contiguous device buffer."""
+def upload(array: np.ndarray, pool: Pool | None = None) -> Tensor:
+    """A host array copied to a contiguous device buffer: from `pool` (returned there when
+    released), or a new one of its own (constants, small metadata)."""
     array = np.asarray(array)
     if array.dtype.name == "float16":
         array = array.astype("float32")
     compact = np.array(array, order="C", copy=True)
-    device = cuda.to_device(compact.reshape(-1) if compact.size else np.zeros(1, array.dtype))
-    return Tensor(array.dtype.name, array.shape, contiguous_strides(array.shape), 0,
-                  Buffer(device, pooled), compact)
+    flat = compact.reshape(-1) if compact.size else np.zeros(1, array.dtype)
+    STATS["uploads"] += 1
+    if pool is None:
+        buffer = Buffer(cuda.to_device(flat), pooled=False)
+    else:
+        buffer = pool.take(array.dtype.name, flat.size)
+        buffer.array.copy_to_device(flat)
+    return Tensor(array.dtype.name, array.shape, contiguous_strides(array.shape), 0, buffer,
+                  compact)
 
 
 def from_device(value: Any) -> Tensor:
@@ -165,6 +206,7 @@ def to_host(t: Tensor) -> np.ndarray:
     if t.size == 0:
         return np.zeros(t.shape, t.dtype)
     flat = t.buffer.array.copy_to_host()
+    STATS["downloads"] += 1
     item = flat.itemsize
     view = np.lib.stride_tricks.as_strided(flat[t.offset:], t.shape,
                                            [s * item for s in t.strides])
@@ -172,15 +214,36 @@ def to_host(t: Tensor) -> np.ndarray:
     return np.array(t.host_value)
 
 
-class SharedState:
-    """Device copies of shared variables, keyed weakly by the variable.
+class CudaValue(DeviceValue):
+    """An update's result left on the device, stored in the shared variable's container: the
+    next call reads it in place; `get_value` (any read of `container[0]`) downloads it once."""
 
-    A copy is valid while the variable's container holds the very array it was made from:
-    `set_value` (or a function on another backend) replaces that array, and the next call
-    uploads again. Arrays this backend returned are remembered with their device tensor,
-    so an update's new value (stored in the container by `Function`) is adopted without
-    an upload. (An array edited in place and stored with `set_value(borrow=True)` is not
-    noticed: borrow promises no such edits.)
+    def __init__(self, tensor: Tensor) -> None:
+        self.tensor = hold(tensor)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.tensor.shape)
+
+    def fetch(self) -> np.ndarray:
+        with LOCK:  # get_value may run in another thread while a call holds and releases
+            host = to_host(self.tensor)
+            SHARED.remember(host, self.tensor)  # a later call adopts it without an upload
+        return host
+
+    def __del__(self) -> None:
+        if POOL is not None:  # (module globals may be gone at interpreter exit)
+            POOL.later(self.tensor)
+
+
+class SharedState:
+    """Device copies of shared variables whose container holds a host array.
+
+    A copy is valid while the container holds the very array it was made from: `set_value`
+    (or a function on another backend) replaces that array, and the next call uploads again.
+    A host array fetched from a `CudaValue` is remembered with its device tensor, so the
+    next call adopts it instead of uploading. (An array edited in place and stored with
+    `set_value(borrow=True)` is not noticed: borrow promises no such edits.)
     """
 
     def __init__(self) -> None:
@@ -188,26 +251,37 @@ class SharedState:
         self.recent: dict[int, tuple[weakref.ref, Tensor]] = {}
 
     def read(self, variable: Any) -> Tensor:
-        host = variable.container[0]
+        value = variable.container.peek()
         cached = self.copies.get(variable)
-        if cached is not None and cached[0] is host:
+        if isinstance(value, CudaValue):
+            if cached is not None:
+                del self.copies[variable]
+                release(cached[1])
+            return value.tensor
+        if cached is not None and cached[0] is value:
             return cached[1]
-        entry = self.recent.get(id(host))
-        tensor = entry[1] if entry is not None and entry[0]() is host else upload(host)
-        self.copies[variable] = (host, tensor)
+        entry = self.recent.get(id(value))
+        found = entry is not None and entry[0]() is value
+        tensor = hold(entry[1] if found else upload(value, POOL))
+        if cached is not None:
+            release(cached[1])
+        self.copies[variable] = (value, tensor)
         return tensor
 
     def remember(self, host: np.ndarray, tensor: Tensor) -> None:
-        """`host` was downloaded from `tensor` (which must outlive it on the device)."""
+        """`host` was downloaded from `tensor`, which stays held while `host` lives."""
         key = id(host)
-        self.recent[key] = (weakref.ref(host, lambda _: self.recent.pop(key, None)), tensor)
 
-    def owns(self, buffer: Buffer) -> bool:
-        """Whether a shared variable's copy or a live returned array still uses `buffer`."""
-        tensors = [t for _, t in self.copies.values()]
-        tensors += [t for ref, t in list(self.recent.values()) if ref() is not None]
-        return any(t.buffer is buffer for t in tensors)
+        def forget(_: Any) -> None:
+            self.recent.pop(key, None)
+            POOL.later(tensor)
+
+        self.recent[key] = (weakref.ref(host, forget), hold(tensor))
 
 
+LOCK = threading.RLock()
+"""Held by every call of a cuda function and by fetches: reference counts change under it."""
+STATS: collections.Counter = collections.Counter()
+"""Transfers and allocations so far: uploads, downloads, allocations (pool misses), reuses."""
 SHARED = SharedState()
 POOL = Pool()

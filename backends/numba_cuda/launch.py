@@ -1,7 +1,7 @@
 """Launching kernels on tensors: launch sizes, operand layouts, copies, reductions.
 
 Launches use grid-stride loops over a bounded grid: on a GPU up to 4096 blocks of 256
-threads; under the simulator 2 blocks of 32, because it runs one Python thread per CUDA
+threads; under the simulator 2 blocks of 16, because it runs one Python thread per CUDA
 thread (a launch of thousands of threads takes seconds there).
 """
 
@@ -17,11 +17,11 @@ from backends.numba_cuda.device import (SIMULATOR, Pool, Tensor, contiguous_stri
                                         ensure_device, upload)
 from symgraph.errors import LoweringError, ShapeError
 
-THREADS = 32 if SIMULATOR else 256
+THREADS = 16 if SIMULATOR else 256
 MAX_BLOCKS = 2 if SIMULATOR else 4096
 REDUCE_THREADS = 8 if SIMULATOR else 256  # each simulated barrier costs a thread switch
 REDUCE_BLOCKS = 4 if SIMULATOR else 8192
-TILE = 8 if SIMULATOR else 16
+TILE = 4 if SIMULATOR else 16
 _ZERO_TABLE: list = []
 
 
@@ -141,8 +141,9 @@ def reduce(pool: Pool, name: str, reducer: str, program: tuple, outputs: tuple,
                             n_red=len(axes), reducer=reducer, acc=acc, block=REDUCE_THREADS,
                             warp=codegen.default_warp())
     grid = max(1, min(REDUCE_BLOCKS, n_out))
-    kernel[grid, REDUCE_THREADS](n_out, n_red, *(shape[d] for d in kept), *(shape[d] for d in axes),
-                          out.buffer.array, *args)
+    shared = REDUCE_THREADS * np.dtype(acc).itemsize  # dynamic shared memory (codegen)
+    kernel[grid, REDUCE_THREADS, 0, shared](n_out, n_red, *(shape[d] for d in kept),
+                                            *(shape[d] for d in axes), out.buffer.array, *args)
     return out
 
 

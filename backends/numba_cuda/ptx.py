@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from backends.numba_cuda import codegen, scalars
+from backends.numba_cuda import codegen, random  # noqa: F401 (registers its kernels)
 
 _LIBDEVICE_TRIG = re.compile(r"^\s*(cvt\.rn\.f64\.s64\s|cvt\.rn\.f32\.f64\s|mul\.f64\s+%fd\d+, "
                              r"%fd\d+, 0d3BF921FB54442D19;)")
@@ -55,7 +55,8 @@ def hardware_form(name: str, params: dict) -> dict:
 def representative(name: str, params: dict) -> tuple:
     """Kernels differing only in layout or rank share typing: compile one of each."""
     skip = {"elemwise": ("modes", "ndim"), "reduce": ("n_kept", "n_red"),
-            "index": ("ndim",), "offsets": ("ndim",)}.get(name, ())
+            "index": ("ndim",), "offsets": ("ndim",),
+            "draw": ("lo_mode", "hi_mode")}.get(name, ())
     return (name,) + tuple((k, v) for k, v in sorted(params.items()) if k not in skip)
 
 
@@ -71,7 +72,7 @@ def compile_one(name: str, params: dict) -> tuple[str, str, list]:
     from numba import cuda
 
     text, sig = codegen.source(name, **params)
-    space = scalars.namespace()
+    space = codegen.namespace()
     exec(compile(text, f"<symgraph-cuda {name}>", "exec"), space)
     ptx, _ = cuda.compile_ptx(space["kernel"], tuple(_numba_type(k, d) for k, d in sig),
                               cc=(8, 0))

@@ -13,8 +13,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from backends.numba_cuda import launch
-from backends.numba_cuda.device import (POOL, SHARED, Tensor, empty, ensure_device,
-                                        host_only, to_host, upload)
+from backends.numba_cuda.device import (POOL, SHARED, Tensor, empty, ensure_device, hold,
+                                        host_only, release, to_host, upload)
 from backends.numba_cuda.views import index_plan, view
 from symgraph.errors import LoweringError, ShapeError, SymgraphError, with_origin
 from symgraph.graph import Constant, Graph, Node, SharedVariable
@@ -222,6 +222,7 @@ class Program:
     def __init__(self, graph: Graph) -> None:
         from backends.numba_cuda.control import CONTROL
         from backends.numba_cuda.nn import NN
+        from backends.numba_cuda.random import RANDOM
 
         self.graph = graph
         self.handlers: dict[Node, Callable] = {}
@@ -229,7 +230,7 @@ class Program:
             if node.is_leaf:
                 continue
             kind = node.op.kind
-            handler = KINDS.get(kind) or CONTROL.get(kind) or NN.get(kind)
+            handler = KINDS.get(kind) or CONTROL.get(kind) or NN.get(kind) or RANDOM.get(kind)
             if handler is None:
                 raise with_origin(LoweringError(
                     f"{node.op.name}: the cuda backend has no kernel for kind "
@@ -246,23 +247,23 @@ class Program:
         env: dict[Node, Any] = {}
         remaining = dict(self.uses)
         for node, value in zip(self.graph.inputs, inputs):
-            env[node] = _hold(value)
+            env[node] = hold(value)
         for node in self.graph.nodes:
             if node in env:
                 continue
             if isinstance(node, Constant):
-                env[node] = _hold(self.constants[node])
+                env[node] = hold(self.constants[node])
             elif isinstance(node, SharedVariable):
-                env[node] = _hold(SHARED.read(node))
+                env[node] = hold(SHARED.read(node))
             elif node.is_leaf:
                 raise SymgraphError(f"input {node.name or node!r} is needed but was not given")
             else:
-                env[node] = _hold(self._run_node(node, [env[i] for i in node.inputs]))
+                env[node] = hold(self._run_node(node, [env[i] for i in node.inputs]))
             for i in node.inputs:
                 remaining[i] -= 1
                 if remaining[i] == 0 and i not in self.graph.outputs:
                     release(env.pop(i))
-        outs = [_hold(env[o]) for o in self.graph.outputs]
+        outs = [hold(env[o]) for o in self.graph.outputs]
         for node, value in env.items():
             release(value)
         return outs
@@ -272,21 +273,3 @@ class Program:
             return self.handlers[node](node, values)
         except SymgraphError as error:
             raise with_origin(error, node.origin) from None
-
-
-def _hold(value: Any) -> Any:
-    for t in value if isinstance(value, tuple) else (value,):
-        if t.buffer is not None:
-            t.buffer.users += 1
-    return value
-
-
-def release(value: Any) -> None:
-    """One reader of `value` is done; a pooled buffer nobody reads goes back to the pool."""
-    for t in value if isinstance(value, tuple) else (value,):
-        buffer = t.buffer
-        if buffer is None:
-            continue
-        buffer.users -= 1
-        if buffer.users == 0 and buffer.pooled:
-            POOL.give(buffer)
