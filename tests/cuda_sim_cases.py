@@ -477,3 +477,14 @@ def test_device_arrays_in_give_device_arrays_out(monkeypatch, rng):
     np.testing.assert_allclose(f(GpuArray(xv))[0].copy_to_host(), np.exp(xv) + 1, rtol=1e-6)
     with pytest.raises(sg.DTypeError, match="float64 device data"):
         f(GpuArray(xv.astype("float64")))
+
+
+def test_fixed_shape_shared_updates_are_checked_on_the_device():
+    a = sg.shared(np.zeros(3), name="a", shape=(3,))
+    n = sg.scalar("n", dtype="int64")
+    f = sg.function([n], [], updates=[(a, sg.ones(n) * 2)], backend="cuda")
+    f(3)
+    np.testing.assert_array_equal(a.get_value(), np.full(3, 2.0))
+    with pytest.raises(sg.ShapeError, match=r"update of shared a: got shape \(4,\)"):
+        f(4)
+    np.testing.assert_array_equal(a.get_value(), np.full(3, 2.0))
