@@ -174,13 +174,6 @@ def generate_function(graph: Graph, name: str, names: Names) -> list[str]:
     C-contiguous writable arrays (so both branches of an ifelse, or every step of a scan,
     return the same numba types). Returns the constant parameters it takes after the
     graph's inputs, which the caller passes on."""
-    for node in graph.nodes:
-        if not node.is_leaf and node.op.kind == "random":
-            raise with_origin(LoweringError(
-                f"{node.op.name}: the numba backend cannot draw random numbers inside a "
-                f"scan step or an ifelse branch ({name}): the generator is built per call, "
-                "outside the compiled code; use backend='python' for this graph, or draw "
-                "the numbers before the loop and pass them as a sequence"), node.origin)
     validate(graph)
     inner = Names(names)
     for number, node in enumerate(graph.nodes):

@@ -14,6 +14,8 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
+from backends.numba_cpu.kernels.philox import (draw_integers, draw_normal,  # noqa: F401
+                                               draw_uniform)
 from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows,  # noqa: F401
                                        logsumexp_rows, matmul_loop, softmax_rows)
 
