@@ -141,8 +141,8 @@ def test_compiled_philox_follows_numpy_through_the_ziggurat_tail(dtype):
         generator = np.random.Generator(np.random.Philox(
             key=np.array([seed, index], "uint64"), counter=np.array([0, call, 0, 0], "uint64")))
         want = generator.standard_normal(300_000, dtype=dtype)
-        got = philox.draw_normal(np.uint64(seed), np.uint64(index), np.int64(call),
-                                 (300_000,), getattr(np, dtype))
+        draw = getattr(philox, f"draw_normal_{dtype}")
+        got = draw(np.uint64(seed), np.uint64(index), np.int64(call), 300_000)
         np.testing.assert_array_equal(got, want)
 
 

@@ -14,8 +14,9 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
-from backends.numba_cpu.kernels.philox import (draw_integers, draw_normal,  # noqa: F401
-                                               draw_uniform)
+from backends.numba_cpu.kernels.philox import (  # noqa: F401
+    draw_integers, draw_normal_float32, draw_normal_float64, draw_uniform_float32,
+    draw_uniform_float64)
 from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows,  # noqa: F401
                                        logsumexp_rows, matmul_loop, softmax_rows)
 

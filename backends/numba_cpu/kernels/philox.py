@@ -26,12 +26,16 @@ from numba.extending import intrinsic
 from numba.np.random import _constants as tables
 
 _HELPER = dict(cache=True, error_model="numpy")
+# The bit generator and the normal algorithms are inlined into each draw loop: as separate
+# functions, 1M float64 draws took 10 ms (uniform) and 19 ms (normal); inlined, 3.9 and
+# 12 ms, against 6.3 and 12 ms through numba's own Generator (process time, this machine).
+# The price is a one-off compile of ~1-2.5 s per draw function, cached on disk.
+_INLINE = dict(_HELPER, inline="always")
 
 U = np.uint64
 _M32 = U(0xFFFFFFFF)
 _S8 = U(8)
 _S11 = U(11)
-_S16 = U(16)
 _S32 = U(32)
 _ONE = U(1)
 _ZERO = U(0)
@@ -60,7 +64,7 @@ _FLOAT_UNIT = np.float32(1.0 / 16777216.0)  # 2**-24
 @intrinsic
 def mulhilo(typingctx, a, b):
     """The high and low words of the 128-bit product of two uint64 (LLVM's i128 multiply:
-    one instruction on x86-64 and aarch64)."""
+    a single widening multiply on x86-64)."""
     def codegen(context, builder, signature, args):
         wide = ir.IntType(128)
         product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
@@ -85,7 +89,7 @@ def start(seed, index, call):
     return state
 
 
-@njit(**_HELPER)
+@njit(**_INLINE)
 def _refill(state):
     """Advance the counter (with carry) and encrypt it: ten Philox rounds."""
     for j in range(4):
@@ -108,8 +112,9 @@ def _refill(state):
     state[_POS] = _ZERO
 
 
-@njit(**_HELPER)
+@njit(**_INLINE)
 def next_uint64(state):
+    """The next word of the block, computing a new block when it is used up."""
     if state[_POS] >= U(4):
         _refill(state)
     word = state[_BLOCK + np.int64(state[_POS])]
@@ -117,7 +122,7 @@ def next_uint64(state):
     return word
 
 
-@njit(**_HELPER)
+@njit(**_INLINE)
 def next_uint32(state):
     """Half a word: the low half now, the high half on the next call (philox_next32)."""
     if state[_HAS32] != _ZERO:
@@ -129,17 +134,20 @@ def next_uint32(state):
     return word & _M32
 
 
-@njit(**_HELPER)
+@njit(**_INLINE)
 def next_double(state):
-    return np.float64(next_uint64(state) >> _S11) * _DOUBLE_UNIT
+    """A double in [0, 1) from the top 53 bits of a word (the shifted word fits in int64,
+    whose conversion to float is one instruction)."""
+    return np.float64(np.int64(next_uint64(state) >> _S11)) * _DOUBLE_UNIT
 
 
-@njit(**_HELPER)
+@njit(**_INLINE)
 def next_float(state):
-    return np.float32(next_uint32(state) >> _S8) * _FLOAT_UNIT
+    """A float in [0, 1) from the top 24 bits of a 32-bit half."""
+    return np.float32(np.int64(next_uint32(state) >> _S8)) * _FLOAT_UNIT
 
 
-@njit(**_HELPER)
+@njit(**_INLINE)
 def normal_double(state):
     """NumPy's random_standard_normal: the ziggurat on 64-bit words."""
     while True:
@@ -147,7 +155,7 @@ def normal_double(state):
         idx = np.int64(r & U(0xFF))
         r = r >> _S8
         rabs = (r >> _ONE) & U(0x000FFFFFFFFFFFFF)
-        x = np.float64(rabs) * WI_DOUBLE[idx]
+        x = np.float64(np.int64(rabs)) * WI_DOUBLE[idx]  # signed: one instruction, exact
         if r & _ONE:
             x = -x
         if rabs < KI_DOUBLE[idx]:
@@ -163,7 +171,7 @@ def normal_double(state):
             return x
 
 
-@njit(**_HELPER)
+@njit(**_INLINE)
 def normal_float(state):
     """NumPy's random_standard_normal_f: the ziggurat on 32-bit halves, float arithmetic
     except the density test, which C evaluates in double."""
@@ -171,7 +179,7 @@ def normal_float(state):
         r = next_uint32(state)
         idx = np.int64(r & U(0xFF))
         rabs = (r >> U(9)) & U(0x007FFFFF)
-        x = np.float32(np.float32(rabs) * WI_FLOAT[idx])
+        x = np.float32(np.float32(np.int64(rabs)) * WI_FLOAT[idx])
         if (r >> _S8) & _ONE:
             x = -x
         if rabs < U(KI_FLOAT[idx]):
@@ -237,37 +245,52 @@ def bounded(state, rng, bits):
     return high
 
 
+# The draws, flat (the caller reshapes): one function per dtype, so a compile types only the
+# algorithm it uses; each is Generator.standard_normal or .random of the reference.
 @njit(**_HELPER)
-def draw_normal(seed, index, call, shape, dtype):
-    """Generator.standard_normal(shape, dtype) of the reference's generator."""
-    out = np.empty(shape, dtype)
-    flat = out.reshape(out.size)
+def draw_normal_float64(seed, index, call, size):
+    out = np.empty(size, np.float64)
     state = start(seed, index, call)
-    for i in range(flat.size):
-        flat[i] = normal_float(state) if flat.itemsize == 4 else normal_double(state)
+    for i in range(size):
+        out[i] = normal_double(state)
     return out
 
 
 @njit(**_HELPER)
-def draw_uniform(seed, index, call, shape, dtype):
-    """Generator.random(shape, dtype) of the reference's generator."""
-    out = np.empty(shape, dtype)
-    flat = out.reshape(out.size)
+def draw_normal_float32(seed, index, call, size):
+    out = np.empty(size, np.float32)
     state = start(seed, index, call)
-    for i in range(flat.size):
-        flat[i] = next_float(state) if flat.itemsize == 4 else next_double(state)
+    for i in range(size):
+        out[i] = normal_float(state)
     return out
 
 
 @njit(**_HELPER)
-def draw_integers(seed, index, call, shape, low, high, dtype):
-    """Generator.integers(low, high, shape, dtype) of the reference's generator, for
-    0-d int64 bounds with low < high that fit the dtype."""
-    out = np.empty(shape, dtype)
-    flat = out.reshape(out.size)
+def draw_uniform_float64(seed, index, call, size):
+    out = np.empty(size, np.float64)
     state = start(seed, index, call)
-    bits = flat.itemsize * 8
-    rng = U(high - 1 - low) if bits == 64 else U(np.int64(high - 1 - low))
-    for i in range(flat.size):
-        flat[i] = low + np.int64(bounded(state, rng, bits))
+    for i in range(size):
+        out[i] = next_double(state)
+    return out
+
+
+@njit(**_HELPER)
+def draw_uniform_float32(seed, index, call, size):
+    out = np.empty(size, np.float32)
+    state = start(seed, index, call)
+    for i in range(size):
+        out[i] = next_float(state)
+    return out
+
+
+@njit(**_HELPER)
+def draw_integers(seed, index, call, size, low, high, dtype):
+    """Generator.integers(low, high, size, dtype) of the reference's generator, flat, for
+    int64 bounds with low < high that fit the dtype."""
+    out = np.empty(size, dtype)
+    state = start(seed, index, call)
+    bits = out.itemsize * 8
+    rng = U(high - 1 - low)  # wraps like NumPy's unsigned difference
+    for i in range(size):
+        out[i] = low + np.int64(bounded(state, rng, bits))
     return out

@@ -17,7 +17,7 @@ from symgraph.errors import LoweringError
 from symgraph.graph import Node
 
 DRAWS = {"StandardNormal": "draw_normal", "StandardUniform": "draw_uniform",
-         "Integers": "draw_integers"}
+         "Integers": "draw_integers"}  # + "_float32" / "_float64" for the float draws
 
 
 def check_random(node: Node) -> None:
@@ -57,12 +57,18 @@ def lower_random(node: Node, names) -> list[str]:
     if tests:
         lines += [f"if {' or '.join(tests)}:", f"    raise ShapeError({message})"]
     function = DRAWS[type(node.op).__name__]
+    if function != "draw_integers":
+        function += f"_{node.type.dtype}"
     names.functions.used.add(function)
+    size_all = " * ".join(["1"] + dims)
     args = [f"np.uint64({node.op.seed})", f"np.uint64({node.op.index})",
-            f"np.int64({names[node.inputs[0]]}[()])", f"{v}_shape"]
+            f"np.int64({names[node.inputs[0]]}[()])", f"np.int64({size_all})"]
     if function == "draw_integers":
         low, high = (f"np.int64({names[p]}[()])" for p in node.inputs[2:4])
         lines += [f"{v}_low = {low}", f"{v}_high = {high}"]
         lines += _integer_checks(node, f"{v}_low", f"{v}_high")
         args += [f"{v}_low", f"{v}_high"]
-    return lines + [f"{v} = {function}({', '.join(args)}, np.{node.type.dtype})"]
+    if function == "draw_integers":
+        args.append(f"np.{node.type.dtype}")
+    flat = f"{function}({', '.join(args)})"
+    return lines + [f"{v} = {flat}.reshape({v}_shape)"]
