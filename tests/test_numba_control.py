@@ -271,14 +271,17 @@ def test_nested_scans_draw_fresh_numbers_in_every_inner_step():
     def outer(acc):
         inner, inner_updates = sg.scan(lambda a: a + stream.normal((), dtype="float64"),
                                        outputs_info=acc, n_steps=n)
-        return inner[-1], inner_updates  # the outer step carries the inner stream updates
+        return [inner[-1], inner], inner_updates  # the outer step carries the stream on
 
-    outs, updates = sg.scan(outer, outputs_info=sg.constant(np.float64(0.0)), n_steps=4)
+    outs, updates = sg.scan(outer, outputs_info=[sg.constant(np.float64(0.0)), None],
+                            n_steps=4)
     ref, got = run_both(stream, [n], outs, updates, [3])
     assert_identical(got, ref)
     assert got[-1] == 2 * 4 * 3  # 4 outer steps of 3 inner draws, twice
-    steps = np.diff(np.concatenate([[0.0], got[0]]))
-    assert len(set(steps.tolist())) == 4
+    totals, paths = got[0]
+    starts = np.concatenate([[0.0], totals[:-1]])
+    draws = np.diff(np.concatenate([starts[:, None], paths], axis=1), axis=1)
+    assert draws.shape == (4, 3) and len(set(draws.ravel().tolist())) == 12
 
 
 def test_nested_scan_compiles_to_nested_loops():

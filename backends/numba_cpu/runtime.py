@@ -1,5 +1,6 @@
-"""Small numba helpers the generated modules import: layout tests, broadcasting, and the
-scalar functions that elementwise templates name (`maximum`, `sigmoid`, vectorizable math).
+"""Small numba helpers the generated modules import: layout tests, broadcasting, the
+scalar functions that elementwise templates name (`maximum`, `sigmoid`, vectorizable math),
+and the random draws of `kernels/philox.py`.
 
 `functions(name, dtype)` is the CPU resolver given to `backends.scalar_code.render`: it maps
 a template's function to the fastest exact-enough version here — the vectorizable ones of

@@ -60,15 +60,13 @@ def lower_random(node: Node, names) -> list[str]:
     if function != "draw_integers":
         function += f"_{node.type.dtype}"
     names.functions.used.add(function)
-    size_all = " * ".join(["1"] + dims)
+    count = " * ".join(dims) or "1"
     args = [f"np.uint64({node.op.seed})", f"np.uint64({node.op.index})",
-            f"np.int64({names[node.inputs[0]]}[()])", f"np.int64({size_all})"]
+            f"np.int64({names[node.inputs[0]]}[()])", f"np.int64({count})"]
     if function == "draw_integers":
         low, high = (f"np.int64({names[p]}[()])" for p in node.inputs[2:4])
         lines += [f"{v}_low = {low}", f"{v}_high = {high}"]
         lines += _integer_checks(node, f"{v}_low", f"{v}_high")
-        args += [f"{v}_low", f"{v}_high"]
-    if function == "draw_integers":
-        args.append(f"np.{node.type.dtype}")
-    flat = f"{function}({', '.join(args)})"
-    return lines + [f"{v} = {flat}.reshape({v}_shape)"]
+        args += [f"{v}_low", f"{v}_high", f"np.{node.type.dtype}"]
+    # The draw is flat (one compiled version per dtype, whatever the rank): a view reshapes.
+    return lines + [f"{v} = {function}({', '.join(args)}).reshape({v}_shape)"]
