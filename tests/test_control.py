@@ -43,6 +43,25 @@ def test_ifelse_cond_must_be_scalar():
         sg.ifelse(x > 0, x, -x)
 
 
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_scan_gradient_passes_over_integer_states(backend):
+    # An integer state (a step count here; a random stream's counter is carried the same
+    # way) and an integer output carry no gradient; the float state's still flows.
+    x0 = sg.scalar("x0", dtype="float64")
+    a = sg.scalar("a", dtype="float64")
+    (ks, xs, parity), _ = sg.scan(
+        lambda k, x, a: [k + 1, a * x + sg.cast(k, "float64"), k % 2],
+        outputs_info=[sg.constant(np.int64(1)), x0, None], non_sequences=a, n_steps=4)
+    cost = sg.sum(xs * xs) + sg.sum(sg.cast(ks, "float64"))
+    f = sg.function([x0, a], [cost, ks, parity] + sg.grad(cost, [x0, a]), backend=backend)
+    value, counts, parities, *grads = f(0.5, 0.9)
+    np.testing.assert_array_equal(counts, [2, 3, 4, 5])
+    np.testing.assert_array_equal(parities, [1, 0, 1, 0])
+    expected = numeric_grad(lambda u, v: float(f(u, v)[0]), [np.float64(0.5), np.float64(0.9)])
+    for g, e in zip(grads, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-6)
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_scan_recurrence_matches_python_loop(backend):
     h0 = sg.scalar("h0", dtype="float64")

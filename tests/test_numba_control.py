@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import symgraph as sg
+from helpers import numeric_grad
 from symgraph.graph import Graph, graph_hash
 
 
@@ -148,14 +149,138 @@ def test_scan_loop_is_compiled_not_run_per_step_in_python():
     np.testing.assert_allclose(f(0.2, 0.7), want, rtol=1e-12)
 
 
-def test_random_draws_in_a_step_are_refused_with_the_op_named():
+def run_both(stream, inputs, outputs, updates, values, calls=2):
+    """Each backend from the stream's counter at 0: every call's results and the counter."""
+    results = []
+    for backend in ("python", "numba"):
+        stream.counter.set_value(np.int64(0))
+        f = sg.function(inputs, outputs, updates=updates, backend=backend)
+        results.append([f(*values) for _ in range(calls)] + [stream.counter.get_value()])
+    return results
+
+
+def assert_identical(got, want):
+    """Bit for bit, dtypes and shapes too (nested lists of arrays)."""
+    if isinstance(want, (list, tuple)):
+        assert isinstance(got, (list, tuple)) and len(got) == len(want)
+        for g, w in zip(got, want):
+            assert_identical(g, w)
+        return
+    got, want = np.asarray(got), np.asarray(want)
+    assert (got.dtype, got.shape) == (want.dtype, want.shape)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_random_walk_in_scan_equals_the_reference_and_draws_fresh_per_step(dtype):
     stream = sg.random.RandomStream(5)
+    h0 = sg.vector("h0", dtype=dtype)
+
+    def step(h):
+        kick = sg.cast(stream.integers(-2, 3, (3,), dtype="int8"), dtype)
+        return [h + stream.normal((3,), scale=0.5, dtype=dtype), stream.uniform(dtype=dtype),
+                kick]
+
+    outs, updates = sg.scan(step, outputs_info=[h0, None, None], n_steps=6)
+    assert list(updates) == [stream.counter]
+    ref, got = run_both(stream, [h0], outs, updates, [np.zeros(3, dtype)])
+    assert_identical(got, ref)
+    (walk, u, kicks), again, counter = got
+    assert counter == 12  # each call's scan advanced the stream by its 6 steps
+    steps = np.diff(np.concatenate([np.zeros((1, 3), dtype), walk]), axis=0)
+    assert len({tuple(s) for s in steps}) == 6 and len(set(u.tolist())) == 6  # fresh per step
+    assert not np.array_equal(walk, again[0])  # and fresh per call
+    assert set(np.unique(kicks)) <= {-2.0, -1.0, 0.0, 1.0, 2.0}
+
+
+def test_ifelse_draws_only_in_the_taken_branch_as_the_reference():
+    stream = sg.random.RandomStream(9)
+    c = sg.scalar("c", dtype="bool")
+    x = sg.vector("x", dtype="float64")
+    out = sg.ifelse(c, x + stream.normal((4,), dtype="float64"), x * 2.0)
+    # The gradient re-runs the branch: from the same counter it sees the same noise.
+    outputs = [out, sg.grad(sg.sum(out ** 2), x)]
+    for calls in ([True, False, True], [False, True, True]):
+        results = []
+        for backend in ("python", "numba"):
+            stream.counter.set_value(np.int64(0))
+            f = sg.function([c, x], outputs, backend=backend)
+            results.append([f(flag, np.ones(4)) for flag in calls])
+            # The stream's default update runs once per call, whichever branch ran.
+            assert stream.counter.get_value() == 3
+        assert_identical(results[1], results[0])
+    (first, g_first), (second, g_second), (third, _) = results[1]
+    np.testing.assert_array_equal(first, np.full(4, 2.0))
+    np.testing.assert_array_equal(g_first, np.full(4, 8.0))
+    np.testing.assert_allclose(g_second, 2 * second, rtol=1e-15)
+    assert not np.array_equal(second, third)  # the counter moved on between the calls
+
+
+def test_gradient_through_a_noisy_scan_matches_finite_differences():
+    stream = sg.random.RandomStream(3)
+    xs = sg.matrix("xs", dtype="float64")
+    w = sg.vector("w", dtype="float64")
     h0 = sg.vector("h0", dtype="float64")
-    hs, updates = sg.scan(lambda h: h + stream.normal(size=(2,)), outputs_info=h0, n_steps=3)
-    reference = sg.function([h0], hs, updates=updates, backend="python")
-    assert reference(np.zeros(2)).shape == (3, 2)
-    with pytest.raises(sg.LoweringError, match="normal.*cannot draw random numbers inside"):
-        sg.function([h0], hs, updates=updates, backend="numba")
+    hs, updates = sg.scan(lambda x, h, w: sg.tanh(h * w + x + 0.3 * stream.normal((3,),
+                                                                      dtype="float64")),
+                          sequences=xs, outputs_info=h0, non_sequences=w)
+    cost = sg.sum(hs[-1] ** 2)
+    rng = np.random.default_rng(4)
+    point = [rng.standard_normal((5, 3)), rng.standard_normal(3), rng.standard_normal(3)]
+    ref, got = run_both(stream, [xs, w, h0], [cost] + sg.grad(cost, [xs, w, h0]), updates,
+                        point, calls=1)
+    for g, r in zip(got[0], ref[0]):
+        np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-14)
+    # The noise is a constant of the cost: from the same counter, the same noise each call.
+    f = sg.function([xs, w, h0], [cost] + sg.grad(cost, [xs, w, h0]), backend="numba")
+
+    def cost_at(*values):
+        stream.counter.set_value(np.int64(0))
+        return float(f(*values)[0])
+
+    for g, want in zip(got[0][1:], numeric_grad(cost_at, point)):
+        np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
+
+
+def test_reseeding_reproduces_and_map_draws_per_row():
+    def build(seed):
+        stream = sg.random.RandomStream(seed)
+        xs = sg.matrix("xs", dtype="float32")
+        out = sg.map(lambda row: row * stream.uniform((2,), 1.0, 2.0), sequences=xs)
+        return stream, [xs], out
+
+    data = np.ones((4, 2), "float32")
+    stream, inputs, out = build(21)
+    ref, got = run_both(stream, inputs, out, None, [data])
+    assert_identical(got, ref)
+    first, second, counter = got
+    assert counter == 2 and not np.array_equal(first, second)  # map keeps no updates
+    assert len({tuple(r) for r in first}) == 4 and first.min() >= 1 and first.max() < 2
+    stream, inputs, out = build(21)  # a new stream with the same seed repeats the calls
+    f = sg.function(inputs, out, backend="numba")
+    assert_identical([f(data), f(data)], [first, second])
+    stream, inputs, out = build(22)
+    assert not np.array_equal(sg.function(inputs, out, backend="numba")(data), first)
+
+
+def test_nested_scans_draw_fresh_numbers_in_every_inner_step():
+    stream = sg.random.RandomStream(13)
+    n = sg.scalar("n", dtype="int64")
+
+    def outer(acc):
+        inner, inner_updates = sg.scan(lambda a: a + stream.normal((), dtype="float64"),
+                                       outputs_info=acc, n_steps=n)
+        return [inner[-1], inner], inner_updates  # the outer step carries the stream on
+
+    outs, updates = sg.scan(outer, outputs_info=[sg.constant(np.float64(0.0)), None],
+                            n_steps=4)
+    ref, got = run_both(stream, [n], outs, updates, [3])
+    assert_identical(got, ref)
+    assert got[-1] == 2 * 4 * 3  # 4 outer steps of 3 inner draws, twice
+    totals, paths = got[0]
+    starts = np.concatenate([[0.0], totals[:-1]])
+    draws = np.diff(np.concatenate([starts[:, None], paths], axis=1), axis=1)
+    assert draws.shape == (4, 3) and len(set(draws.ravel().tolist())) == 12
 
 
 def test_nested_scan_compiles_to_nested_loops():

@@ -104,6 +104,59 @@ def test_matches_the_documented_philox_construction():
     np.testing.assert_array_equal(out, gen.standard_normal((3, 2)))
 
 
+INTEGER_BOUNDS = {"int8": (-128, 128), "int16": (-7, 40000 - 32768), "int32": (-5, 2**31 - 1),
+                  "int64": (-2**62, 2**62 + 12345), "uint8": (3, 256), "uint16": (0, 65536),
+                  "uint32": (0, 2**32), "uint64": (0, 2**40 + 7)}
+
+
+def test_numba_draws_equal_the_reference_bit_for_bit():
+    n = sg.scalar("n", dtype="int64")
+
+    def build(stream):
+        draws = [stream.normal((n, 3), dtype="float32"), stream.normal((5,), dtype="float64"),
+                 stream.uniform((n,), dtype="float32"), stream.uniform((), dtype="float64"),
+                 stream.normal((0, 2)), stream.bernoulli(0.3, (n,))]
+        draws += [stream.integers(low, high, (n,), dtype=dtype)
+                  for dtype, (low, high) in INTEGER_BOUNDS.items()]
+        return draws
+
+    results = []
+    for backend in ("python", "numba"):
+        f = sg.function([n], build(sg.random.RandomStream(2**64 - 3)), backend=backend)
+        results.append([f(40), f(7)])
+    for got, want in zip(results[1], results[0]):
+        for g, w in zip(got, want):
+            assert (g.dtype, g.shape) == (w.dtype, w.shape)
+            np.testing.assert_array_equal(g, w)
+    assert [d.dtype for d in results[1][0][6:]] == list(INTEGER_BOUNDS)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_compiled_philox_follows_numpy_through_the_ziggurat_tail(dtype):
+    # 300,000 normals pass the ziggurat's rejection test (~1% of draws) and its tail (~1 in
+    # 4,000 draws) and cross many Philox blocks; a large seed and counter fill every word.
+    from backends.numba_cpu.kernels import philox
+
+    for seed, index, call in [(11, 0, 0), (2**63 + 5, 7, 2**40)]:
+        generator = np.random.Generator(np.random.Philox(
+            key=np.array([seed, index], "uint64"), counter=np.array([0, call, 0, 0], "uint64")))
+        want = generator.standard_normal(300_000, dtype=dtype)
+        draw = getattr(philox, f"draw_normal_{dtype}")
+        got = draw(np.uint64(seed), np.uint64(index), np.int64(call), 300_000)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_integers_outside_the_dtype_fail_alike_on_numba():
+    high = sg.scalar("high", dtype="int64")
+    stream = sg.random.RandomStream(1)
+    f = sg.function([high], stream.integers(0, high, (3,), dtype="int8"), backend="numba")
+    assert f(100).dtype == np.int8
+    with pytest.raises(sg.ShapeError, match="high is out of bounds for int8"):
+        f(300)
+    with pytest.raises(sg.SymgraphError, match="low < high"):
+        f(0)
+
+
 def test_symbolic_sizes():
     x = sg.matrix("x")
     n = sg.scalar("n", dtype="int64")

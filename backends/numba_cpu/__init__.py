@@ -45,7 +45,6 @@ def _signature(graph: Graph, generated: Generated) -> tuple:
             for n in graph.inputs]
     args += [numba.typeof(s.container[0]) for s in generated.shared]
     args += [numba.typeof(c.value) for c in generated.constants]
-    args += [numba.typeof(np.random.default_rng()) for _ in generated.generators]
     return tuple(args)
 
 

@@ -18,7 +18,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from backends.numba_cpu.kernels.arrays import VIEW_RULES, lower_alloc, lower_join
+from backends.numba_cpu.kernels.arrays import lower_alloc, lower_join
 from backends.numba_cpu.kernels.control import lower_ifelse, lower_scan
 from backends.numba_cpu.kernels.axes import lower_argreduce, lower_cumulative, lower_softmax
 from backends.numba_cpu.kernels.elemwise import lower_fused
@@ -85,7 +85,6 @@ class Names(dict):
     def __init__(self, parent: Names | None = None) -> None:
         super().__init__()
         self.functions = parent.functions if parent else Functions()
-        self.generators: list[Node] = []  # random draws, in the order of params g0, g1, …
         self.inner = parent is not None
         # Module-level source (inner graphs' functions), and the constants they read:
         # Constant -> parameter name `k{j}`, threaded from entry down to each function.
@@ -112,7 +111,6 @@ class Generated:
     shared: list[SharedVariable]
     constants: list[Constant]
     fresh: tuple[bool, ...]
-    generators: list[Node]
 
 
 def _fail(node: Node, text: str) -> LoweringError:
@@ -174,13 +172,6 @@ def generate_function(graph: Graph, name: str, names: Names) -> list[str]:
     C-contiguous writable arrays (so both branches of an ifelse, or every step of a scan,
     return the same numba types). Returns the constant parameters it takes after the
     graph's inputs, which the caller passes on."""
-    for node in graph.nodes:
-        if not node.is_leaf and node.op.kind == "random":
-            raise with_origin(LoweringError(
-                f"{node.op.name}: the numba backend cannot draw random numbers inside a "
-                f"scan step or an ifelse branch ({name}): the generator is built per call, "
-                "outside the compiled code; use backend='python' for this graph, or draw "
-                "the numbers before the loop and pass them as a sequence"), node.origin)
     validate(graph)
     inner = Names(names)
     for number, node in enumerate(graph.nodes):
@@ -223,9 +214,7 @@ def generate(graph: Graph) -> Generated:
     for param in _used_params(text):
         used.append(by_param[param])
         const_names.append(param)
-    generators = [f"g{k}" for k in range(len(names.generators))]
     params = [names[n] for n in graph.inputs] + [names[n] for n in shared] + const_names
-    params += generators
     outputs = [names[o] for o in graph.outputs]
     seen: set[Node] = set()
     fresh = []
@@ -245,7 +234,7 @@ def generate(graph: Graph) -> Generated:
     lines += ["    " + line if line else "" for line in body]
     lines.append(f"    return ({''.join(name + ', ' for name in outputs)})")
     lines += ["", ""] + _runner_source(graph, names, shared, const_names)
-    return Generated("\n".join(lines) + "\n", shared, used, tuple(fresh), names.generators)
+    return Generated("\n".join(lines) + "\n", shared, used, tuple(fresh))
 
 
 def _loop_leaves(graph: Graph) -> set[Node]:
@@ -271,11 +260,8 @@ def _runner_source(graph: Graph, names: Names, shared: list[SharedVariable],
     looped = _loop_leaves(graph)
     sizes = " + ".join([f"{names[n]}.size" for n in list(graph.inputs) + list(shared)
                         if n in looped] + [f"{c}.size" for c in consts]) or "0"
-    draws = names.generators
-    args = ", ".join(inputs + state + consts + [f"g{k}" for k in range(len(draws))])
+    args = ", ".join(inputs + state + consts)
     lines = ["def make_runner(entry, entry_parallel, shared, constants, threshold, explain):"]
-    if draws:
-        lines.insert(0, "from backends.numba_cpu.kernels.random import generator\n\n")
     if state:
         lines.append(f"    ({''.join(f'{s}_, ' for s in state)}) = shared")
     if consts:
@@ -284,8 +270,6 @@ def _runner_source(graph: Graph, names: Names, shared: list[SharedVariable],
     if inputs:
         lines.append(f"        ({''.join(f'{n}, ' for n in inputs)}) = values")
     lines += [f"        {s} = {s}_.container[0]" for s in state]
-    lines += [f"        g{k} = generator({d.op.seed}, {d.op.index}, {names[d.inputs[0]]})"
-              for k, d in enumerate(draws)]
     lines += ["        try:",
               f"            if {sizes} < threshold:",
               f"                return entry({args})",

@@ -187,6 +187,9 @@ def scan_grad(op: Scan, inputs: Sequence[Node], output: Node, g: Sequence[Any]) 
     g_outs = [gk if gk is not None else sg.zeros_like(outs[k]) for k, gk in enumerate(g)]
     float_seqs = [k for k, s in enumerate(seqs) if _is_float(s)]
     float_rest = [k for k, r in enumerate(rest) if _is_float(r)]
+    # Integer states (a random stream's counter) and outputs carry no gradient; their
+    # backward states stay zero so the loop keeps one state per forward state.
+    float_states = [k for k, i in enumerate(inits) if _is_float(i)]
     n_out = len(outs)
 
     def back_step(*args):
@@ -200,13 +203,18 @@ def scan_grad(op: Scan, inputs: Sequence[Node], output: Node, g: Sequence[Any]) 
         fwd = inline(op.step, xs + hp + rs)
         known: dict = {}
         for k in range(n_out):
+            if not _is_float(fwd[k]):
+                continue
             cot = go[k] + carry[k] if k < n_states else go[k]
             known[fwd[k]] = known[fwd[k]] + cot if fwd[k] in known else cot
-        wrt = [xs[k] for k in float_seqs] + hp + [rs[k] for k in float_rest]
+        wrt = ([xs[k] for k in float_seqs] + [hp[k] for k in float_states]
+               + [rs[k] for k in float_rest])
         grads = grad(None, wrt, known_grads=known, disconnected="zero")
         g_xs = grads[:len(float_seqs)]
-        g_hp = grads[len(float_seqs):len(float_seqs) + n_states]
-        g_rs = grads[len(float_seqs) + n_states:]
+        g_hp = [sg.zeros_like(h) for h in hp]
+        for k, g_k in zip(float_states, grads[len(float_seqs):]):
+            g_hp[k] = g_k
+        g_rs = grads[len(float_seqs) + len(float_states):]
         return [*g_hp, *(a + b for a, b in zip(acc, g_rs)), *g_xs]
 
     infos = [sg.zeros_like(i) for i in inits] + [sg.zeros_like(rest[k]) for k in float_rest]
@@ -215,7 +223,7 @@ def scan_grad(op: Scan, inputs: Sequence[Node], output: Node, g: Sequence[Any]) 
                        outputs_info=infos, non_sequences=rest, n_steps=n_steps,
                        go_backwards=True)
     backward = backward if isinstance(backward, list) else [backward]
-    g_inits = [b[-1] for b in backward[:n_states]]
+    g_inits = [b[-1] if k in float_states else None for k, b in enumerate(backward[:n_states])]
     g_rest_final = [b[-1] for b in backward[n_states:n_states + len(float_rest)]]
     g_seq_steps = backward[n_states + len(float_rest):]
     g_seqs: list = [None] * n_seqs
