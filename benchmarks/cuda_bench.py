@@ -9,8 +9,8 @@
 2. Row-wise logsumexp of a 4096 x 4096 float32 matrix (and torch.logsumexp when PyTorch
    is installed).
 3. One SGD step of an MLP 784-256-10 (batch 128, float32) against the same step written
-   in PyTorch on the same GPU: symgraph's full call (batch upload, loss and updated
-   weights returned) and PyTorch's step with everything on the device.
+   in PyTorch on the same GPU: symgraph's full call (batch upload, loss returned; the
+   updated weights stay on the device) and PyTorch's step with everything on the device.
 
 Timings are medians of repeated runs after a warm-up call, each ended by a device sync.
 """
@@ -98,7 +98,7 @@ def mlp(batch: int, sizes: tuple[int, int, int], repeat: int) -> None:
             np.zeros(n_out, "float32")]
     xv = rng.standard_normal((batch, n_in)).astype("float32")
     labels = rng.integers(0, n_out, batch)
-    params = [sg.shared(p.copy()) for p in init]
+    params = [sg.shared(p.copy(), shape=p.shape) for p in init]
     x = sg.matrix("x", dtype="float32")
     y = sg.vector("y", dtype="int64")
     h = sg.nn.relu(x @ params[0] + params[1])
