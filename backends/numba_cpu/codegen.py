@@ -272,10 +272,12 @@ def _runner_source(graph: Graph, names: Names, shared: list[SharedVariable],
     lines += [f"        {s} = {s}_.container[0]" for s in state]
     lines += [f"        g{k} = generator({d.op.seed}, {d.op.index}, {names[d.inputs[0]]})"
               for k, d in enumerate(draws)]
-    lines += ["        try:",
-              f"            if {sizes} < threshold:",
-              f"                return entry({args})",
-              f"            return entry_parallel({args})",
-              "        except SymgraphError as error:  # the reference's message, with values",
+    lines.append("        try:")
+    if "power_int" not in names.functions.used:
+        lines += [f"            if {sizes} < threshold:", f"                return entry({args})",
+                  f"            return entry_parallel({args})"]
+    else:  # an integer power may raise, which a prange loop cannot do: stay serial
+        lines.append(f"            return entry({args})")
+    lines += ["        except SymgraphError as error:  # the reference's message, with values",
               "            raise explain(values, error) from None", "", "    return run"]
     return lines
