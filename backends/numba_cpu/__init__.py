@@ -73,6 +73,9 @@ def _dispatchers(module: pytypes.ModuleType, on_disk: bool) -> tuple[Any, Any]:
     flags = dict(_FLAGS, cache=on_disk)
     entry = numba.njit(**flags)(module.entry)
     parallel = numba.njit(parallel=True, **flags)(_renamed(module.entry, "entry_parallel"))
+    if on_disk:  # numba's cache files are verified before loading, sealed after writing
+        cache.guard(entry)
+        cache.guard(parallel)
     return entry, parallel
 
 
