@@ -96,6 +96,32 @@ def test_program_prints_a_runnable_reproducer():
                                np.exp(value).sum(-1, keepdims=True))
 
 
+def _negative_power_program():
+    """int ** int where the data hold negative exponents (seed 3 draws some in -4..4)."""
+    return graphgen.Program([graphgen.Leaf("int64", (2, 3), (None, 3)),
+                             graphgen.Leaf("int32", (3,), (3,))],
+                            [graphgen.Step("power", (0, 1)),
+                             graphgen.Step("sum", (2,), (("axis", None), ("keepdims", False)))],
+                            outputs=[3], seed=3)
+
+
+def test_all_evaluators_must_raise_what_the_reference_raises():
+    program = _negative_power_program()
+    assert (program.data()[1] < 0).any()
+    result = graphcheck.run_all(program, ("python_opt", "numba_opt", "eager", "jit"))
+    assert result == {"ran": ["python_opt", "numba_opt", "eager", "jit"], "skipped": []}
+
+
+def test_an_evaluator_that_does_not_raise_is_a_failure(monkeypatch):
+    # numba's old answer (0 for 2 ** -1) would be caught
+    def zeros(program, data):
+        return [np.zeros((), "int64")]
+
+    monkeypatch.setitem(graphcheck.EVALUATORS, "numba_opt", zeros)
+    with pytest.raises(AssertionError, match="numba_opt did not raise power: integers"):
+        graphcheck.run_all(_negative_power_program(), ("python_opt", "numba_opt"))
+
+
 # -- regressions: bugs the fuzzer found, each as a plain test --------------------------------
 
 @pytest.mark.parametrize("optimize", [True, False])
