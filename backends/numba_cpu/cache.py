@@ -215,8 +215,11 @@ def secret(root: str) -> bytes:
             os.link(temp, path)  # another process may have made one first: keep theirs
         except FileExistsError:
             pass
+        except OSError:  # a file system without hard links
+            os.replace(temp, path)
         finally:
-            os.unlink(temp)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
     info = os.stat(path)
     if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o077):
         raise PermissionError(f"{path} is owned by another user or readable by others, so the "

@@ -16,8 +16,8 @@ from backends.numba_cuda import launch
 from backends.numba_cuda.device import (POOL, SHARED, Tensor, empty, ensure_device,
                                         host_only, to_host, upload)
 from backends.numba_cuda.views import index_plan, view
-from symgraph.errors import LoweringError, ShapeError, SymgraphError, with_origin
 from backends.scalar_code import out_dtype
+from symgraph.errors import LoweringError, ShapeError, SymgraphError, with_origin
 from symgraph.graph import Constant, Graph, Node, SharedVariable
 from symgraph.ops.binary import Power, negative_power_error
 from symgraph.types import TupleType
