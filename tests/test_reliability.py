@@ -150,9 +150,10 @@ def test_regression_integer_and_sign_edge_cases_match_numpy(name, backend):
 
 
 def test_regression_edge_cases_on_numbas_parallel_entry():
-    # the prange entry (more than PARALLEL_THRESHOLD elements) renders the same templates
+    # the prange entry (300,000 elements: above the parallel threshold) renders the same
+    # templates
     x, y = _ints("int64")
-    x, y = np.tile(x, 4000), np.tile(y, 4000)
+    x, y = np.tile(x, 30_000), np.tile(y, 30_000)
     f = sg.function([a := sg.vector("a", dtype="int64"), b := sg.vector("b", dtype="int64")],
                     [a // b, a % b, sg.sign(sg.cast(a, "float64") * 0.0 - 0.0)], backend="numba")
     got = f(x, y)
@@ -178,7 +179,7 @@ def test_regression_integer_power_with_a_negative_exponent_raises_on_every_backe
 def test_regression_integer_power_raises_on_numbas_parallel_entry_and_inside_fusion():
     a, b = sg.vector("a", dtype="int32"), sg.vector("b", dtype="int32")
     f = sg.function([a, b], sg.where(b >= 0, (a + 1) ** (b - 1), 0) * 2, backend="numba")
-    x = np.arange(40_000, dtype="int32") % 5
+    x = np.arange(300_000, dtype="int32") % 5  # above the parallel threshold
     np.testing.assert_array_equal(f(x, x + 1), (x + 1) ** x * 2)
     with pytest.raises(sg.SymgraphError, match=r"power: integers to negative .*exponent -1"):
         f(x, x)  # NumPy too evaluates both sides of a where
