@@ -1,4 +1,6 @@
-"""Failing loudly and safely: the NaN guard, errors that name the node, atomic updates."""
+"""Failing loudly and safely: the NaN guard, errors that name the node, atomic updates; and
+integer/sign edge cases (power with a negative exponent, sign of -0.0, MIN // -1) that every
+backend must handle exactly as NumPy does (docs/reliability.md, findings 5-7)."""
 
 import os
 import re
