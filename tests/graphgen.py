@@ -29,7 +29,7 @@ UNARY_FLOAT = ("exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tan
                "floor", "ceil", "round", "trunc", "reciprocal")
 UNARY_ANY = ("negative", "abs", "sign", "square")
 BINARY_NUM = ("add", "subtract", "multiply", "maximum", "minimum", "floor_divide", "mod")
-BINARY_FLOAT = ("true_divide", "power", "arctan2")  # int ** negative int: see the report
+BINARY_FLOAT = ("true_divide", "arctan2")
 COMPARE = ("less", "less_equal", "greater", "greater_equal", "eq", "neq")
 LOGIC = ("logical_and", "logical_or")
 BITWISE = ("bitwise_and", "bitwise_or", "bitwise_xor")
@@ -199,7 +199,8 @@ def _elemwise(draw: Any, types: list) -> Step | None:
     u = types[j]
     floats = t.dtype in FLOATS or u.dtype in FLOATS
     if kind <= 5 and "bool" not in (t.dtype, u.dtype):
-        return Step(draw(st.sampled_from(BINARY_NUM + (BINARY_FLOAT if floats else ()))), (i, j))
+        return Step(draw(st.sampled_from(BINARY_NUM + ("power",) + (BINARY_FLOAT if floats
+                                                                    else ()))), (i, j))
     if kind == 6:
         return Step(draw(st.sampled_from(COMPARE)), (i, j))
     if kind == 7 and t.dtype == u.dtype == "bool":
@@ -212,24 +213,18 @@ def _elemwise(draw: Any, types: list) -> Step | None:
             return Step("where", (c, i, j))
     if kind == 9 and t.dtype != "bool" and _known(t):
         shape = _broadcastable(draw, t.shape)
-        fn = draw(st.sampled_from(BINARY_NUM + ("true_divide",) + _power(t)))
+        fn = draw(st.sampled_from(BINARY_NUM + ("true_divide", "power")))
         value = np.random.default_rng(draw(st.integers(0, 99))).integers(-2, 3, shape)
         dtype = draw(st.sampled_from(("float32", "float64", "int64")))
         return Step("with_constant", (i,), (("fn", fn), ("value", value.tolist()),
                                             ("dtype", dtype), ("left", draw(st.booleans()))))
     if kind != 10 and t.dtype != "bool":
         fn = draw(st.sampled_from(("add", "multiply", "subtract", "maximum", "minimum",
-                                   "true_divide") + _power(t)))
+                                   "true_divide", "power")))
         c = draw(st.sampled_from((2, -1, 0.5, 3.0, 0, 1, 1.0, 0.0, -0.0, 2.0)))
         side = draw(st.sampled_from(("scalar_left", "scalar_right")))
         return Step(side, (i,), (("fn", fn), ("c", c)))
     return Step("cast", (i,), (("dtype", draw(st.sampled_from(DTYPES))),))
-
-
-def _power(t: Any) -> tuple[str, ...]:
-    """`power` for float operands only: int ** negative int raises on the python backend and
-    gives 0 on numba (reported; see docs/reliability.md)."""
-    return ("power",) if t.dtype in FLOATS else ()
 
 
 def _broadcasts(t: Any, u: Any) -> bool:

@@ -1,6 +1,7 @@
 """Fault injection (issue #10): what survives an interrupted call, a huge allocation, a very
 deep graph, concurrent callers, and a damaged or hostile compile cache."""
 
+import hmac
 import os
 import subprocess
 import sys
@@ -306,3 +307,72 @@ def test_cache_dir_writable_by_others_is_not_trusted(tmp_path, monkeypatch):
     assert f.runner.path is None and f.runner.cache_entry == "memory"
     assert any("not trusted" in str(w.message) for w in caught)
     np.testing.assert_allclose(f(np.zeros(2)), [42.5, 42.5])
+
+
+# -- numba's own cache files are sealed (docs/reliability.md, finding 8) ------------------------
+
+SEALED_SCRIPT = """
+import numpy as np, symgraph as sg
+x = sg.vector("x", dtype="float64")
+f = sg.function([x], sg.exp(x) * 5 - x, backend="numba")
+assert np.allclose(f(np.arange(4.0)), np.exp(np.arange(4.0)) * 5 - np.arange(4.0))
+print(f.runner.cache_hit)
+"""
+
+
+class Planted:
+    """A pickle that creates `marker` when unpickled (as a hostile cache file would run code)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _sealed_run(cache_dir):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(cache_dir), PYTHONPATH=root)
+    done = subprocess.run([sys.executable, "-c", SEALED_SCRIPT], env=env, cwd=root, text=True,
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()[-1] == "True"
+
+
+def test_regression_tampered_numba_cache_files_are_deleted_not_unpickled(tmp_path):
+    # was: a pickle written over {cache_dir}/numba/__pycache__/*.nbi ran when numba loaded it
+    import pickle
+
+    assert not _sealed_run(tmp_path)  # compiled, and numba's files sealed
+    assert _sealed_run(tmp_path)      # sealed files load: the cache still works
+    pycache = tmp_path / "numba" / "__pycache__"
+    (data,) = pycache.glob("*.entry-*.nbc")
+    (index,) = pycache.glob("*.entry-*.nbi")
+    # a data file without a seal of ours (the index is intact)
+    data.write_bytes(pickle.dumps(Planted(str(tmp_path / "ran-nbc"))))
+    (pycache / f"{data.name}.seal").unlink(missing_ok=True)
+    hit = _sealed_run(tmp_path)
+    assert not (tmp_path / "ran-nbc").exists()
+    assert not hit  # deleted and recompiled, with the right values
+    # an index with a seal made with another key
+    index.write_bytes(pickle.dumps(Planted(str(tmp_path / "ran-nbi"))))
+    forged = hmac.new(b"k" * 32, index.name.encode() + b"\0" + index.read_bytes(), "sha256")
+    (pycache / f"{index.name}.seal").write_text(forged.hexdigest())
+    hit = _sealed_run(tmp_path)
+    assert not (tmp_path / "ran-nbi").exists()
+    assert not hit
+    assert _sealed_run(tmp_path)  # resealed after the recompile
+    assert (pycache / f"{index.name}.seal").exists() and (pycache / f"{data.name}.seal").exists()
+
+
+def test_cache_key_is_private_and_a_readable_one_is_not_trusted(fresh_cache):
+    x = sg.vector("x", dtype="float64")
+    f = sg.function([x], x * 3 + 0.125, backend="numba")
+    key = fresh_cache / "numba-cache.key"
+    assert f.runner.path is not None and oct(key.stat().st_mode & 0o777) == oct(0o600)
+    assert len(key.read_bytes()) == 32
+    os.chmod(key, 0o644)
+    with pytest.warns(UserWarning, match="numba-cache.key is owned by another user or readable"):
+        g = sg.function([x], x * 3 + 0.375, backend="numba")
+    assert g.runner.path is None
+    np.testing.assert_array_equal(g(np.arange(2.0)), [0.375, 3.375])

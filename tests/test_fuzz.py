@@ -96,6 +96,32 @@ def test_program_prints_a_runnable_reproducer():
                                np.exp(value).sum(-1, keepdims=True))
 
 
+def _negative_power_program():
+    """int ** int where the data hold negative exponents (seed 3 draws some in -4..4)."""
+    return graphgen.Program([graphgen.Leaf("int64", (2, 3), (None, 3)),
+                             graphgen.Leaf("int32", (3,), (3,))],
+                            [graphgen.Step("power", (0, 1)),
+                             graphgen.Step("sum", (2,), (("axis", None), ("keepdims", False)))],
+                            outputs=[3], seed=3)
+
+
+def test_all_evaluators_must_raise_what_the_reference_raises():
+    program = _negative_power_program()
+    assert (program.data()[1] < 0).any()
+    result = graphcheck.run_all(program, ("python_opt", "numba_opt", "eager", "jit"))
+    assert result == {"ran": ["python_opt", "numba_opt", "eager", "jit"], "skipped": []}
+
+
+def test_an_evaluator_that_does_not_raise_is_a_failure(monkeypatch):
+    # numba's old answer (0 for 2 ** -1) would be caught
+    def zeros(program, data):
+        return [np.zeros((), "int64")]
+
+    monkeypatch.setitem(graphcheck.EVALUATORS, "numba_opt", zeros)
+    with pytest.raises(AssertionError, match="numba_opt did not raise power: integers"):
+        graphcheck.run_all(_negative_power_program(), ("python_opt", "numba_opt"))
+
+
 # -- regressions: bugs the fuzzer found, each as a plain test --------------------------------
 
 @pytest.mark.parametrize("optimize", [True, False])
@@ -125,3 +151,22 @@ def test_regression_reshape_of_reshape_keeps_static_shape_and_size_check(optimiz
     np.testing.assert_array_equal(f(np.arange(16.0).reshape(4, 4)), np.arange(16.0))
     with pytest.raises(sg.ShapeError, match=r"into shape \(2, 8\)"):
         f(np.ones((3, 5)))
+
+
+def test_regression_optimized_graph_may_drop_an_integer_power_no_output_needs():
+    # found by the cuda-simulator fuzz once integer power was drawn again: x ** x - x ** x is
+    # 0 for integers, so the optimizer drops the power, and an optimized function does not
+    # raise where the unoptimized one (and eager mode) do. Accepted and documented; the
+    # oracle checks that such outputs do not depend on the dropped values.
+    program = graphgen.Program([graphgen.Leaf("int64", (), ())],
+                               [graphgen.Step("power", (0, 0)),
+                                graphgen.Step("subtract", (1, 1)), graphgen.Step("add", (0, 0))],
+                               outputs=[2, 3], seed=219)
+    (x,) = program.data()
+    assert x < 0
+    with pytest.raises(sg.SymgraphError, match="power: integers to negative"):
+        graphcheck.python_raw(program, program.data())
+    zero, double = graphcheck.python_opt(program, program.data())
+    assert zero == 0 and double == 2 * x
+    result = graphcheck.run_all(program, ("python_opt", "numba_opt", "eager", "jit"))
+    assert result["ran"] == ["python_opt", "numba_opt", "eager", "jit"]

@@ -98,6 +98,9 @@ def _dispatchers(module: pytypes.ModuleType, on_disk: bool, generated: Generated
     loops = "prange(" in generated.source
     parallel = numba.njit(parallel=loops, **flags)(
         _renamed(module.entry, "entry_parallel", inline_math(generated)))
+    if on_disk:  # numba's cache files are verified before loading, sealed after writing
+        cache.guard(entry)
+        cache.guard(parallel)
     return entry, parallel
 
 

@@ -9,19 +9,30 @@ corrupt entry fails the check and is rewritten. Files are written to a temporary
 and then linked or renamed into place, so two processes compiling at once never see a
 half-written module. When the cache directory is not writable the module is compiled in
 memory (`exec`, no numba cache) after one warning.
+
+numba keeps the machine code in `__pycache__/*.nbi` (index) and `*.nbc` (data) files and
+unpickles them when it loads. Each one numba writes is sealed: `{file}.seal` holds an
+HMAC-SHA256 of its name and bytes, keyed by a per-user secret (`{cache_dir}/numba-cache.key`,
+mode 0600). Before numba may read such a file, a file without a seal, or whose seal does not
+match, is deleted, so numba compiles again (`guard`; docs/reliability.md, the trust model).
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
+import hmac
 import importlib.util
+import io
 import linecache
 import os
+import secrets
 import sys
 import threading
 import types
 import warnings
+from typing import Any, Iterator
 
 import numba
 
@@ -31,6 +42,8 @@ from symgraph.graph import Graph, graph_hash
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _warned = False
+SECRET_NAME = "numba-cache.key"
+_keys: dict[str, bytes] = {}  # generated module's path -> the secret sealing its numba files
 
 
 def _backend_salt() -> str:
@@ -150,6 +163,7 @@ def load(graph: Graph, source: str) -> tuple[types.ModuleType, str | None, str]:
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         _check_private(directory)
+        _keys[path] = secret(config.cache_dir)
         status = ensure_file(path, entry_text(source))
     except OSError as error:
         if not _warned:
@@ -158,7 +172,11 @@ def load(graph: Graph, source: str) -> tuple[types.ModuleType, str | None, str]:
                           f"writable ({error}); compiling in memory without a disk cache. "
                           "Set SYMGRAPH_CACHE_DIR to a writable directory.", stacklevel=4)
         return _exec_in_memory(name, source), None, "memory"
-    return _import_file(name, path), path, status
+    module = _import_file(name, path)
+    for value in vars(module).values():  # inner graphs' functions, compiled with `entry`
+        if hasattr(value, "py_func") and hasattr(value, "_cache"):
+            guard(value)
+    return module, path, status
 
 
 def _check_private(directory: str) -> None:
@@ -185,3 +203,105 @@ def forget(path: str) -> None:
             os.unlink(stale)
         except OSError:
             pass
+
+
+# -- sealing numba's own cache files ----------------------------------------------------------
+
+def secret(root: str) -> bytes:
+    """This user's key for sealing numba's cache files: 32 random bytes in a file of mode 0600
+    in the cache root, created once (atomically: written aside, then linked into place).
+    Raises PermissionError for a key file another user owns or others can read."""
+    path = os.path.join(root, SECRET_NAME)
+    if not os.path.exists(path):
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        temp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+        handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(handle, secrets.token_bytes(32))
+        finally:
+            os.close(handle)
+        try:
+            os.link(temp, path)  # another process may have made one first: keep theirs
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            os.replace(temp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+    info = os.stat(path)
+    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o077):
+        raise PermissionError(f"{path} is owned by another user or readable by others, so the "
+                              "cache it keys is not trusted")
+    with open(path, "rb") as handle:
+        key = handle.read()
+    if len(key) != 32:
+        raise PermissionError(f"{path} is not a symgraph cache key (32 bytes); delete it")
+    return key
+
+
+def _seal_of(key: bytes, path: str, data: bytes) -> str:
+    name = os.path.basename(path).encode()
+    return hmac.new(key, name + b"\0" + data, hashlib.sha256).hexdigest()
+
+
+def _verify(key: bytes, path: str) -> None:
+    """Delete numba's cache file `path` unless its seal matches its bytes (numba then finds
+    no file and compiles)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return
+    try:
+        with open(f"{path}.seal", encoding="ascii") as handle:
+            recorded = handle.read().strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        recorded = ""
+    if hmac.compare_digest(recorded, _seal_of(key, path, data)):
+        return
+    for stale in (path, f"{path}.seal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(stale)
+
+
+def guard(dispatcher: Any) -> None:
+    """Make a numba dispatcher's disk cache verify every index/data file before numba
+    unpickles it, and seal every file numba writes. A dispatcher whose cache looks
+    different (another numba) loses its disk cache instead."""
+    files = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+    module_path = dispatcher.py_func.__code__.co_filename
+    key = _keys.get(module_path)
+    needed = ("_load_index", "_load_data", "_open_for_write", "_index_path", "_data_path")
+    if files is None or key is None or not all(hasattr(files, n) for n in needed):
+        from numba.core.caching import NullCache
+
+        if getattr(dispatcher, "_cache", None) is not None:
+            dispatcher._cache = NullCache()
+        return
+    if getattr(files, "_symgraph_sealed", False):
+        return
+    load_index, load_data, open_for_write = (files._load_index, files._load_data,
+                                             files._open_for_write)
+
+    def checked_load_index() -> Any:
+        _verify(key, files._index_path)
+        return load_index()
+
+    def checked_load_data(name: str) -> Any:
+        _verify(key, files._data_path(name))
+        return load_data(name)
+
+    @contextlib.contextmanager
+    def sealed_open_for_write(path: str) -> Iterator[io.BytesIO]:
+        buffer = io.BytesIO()
+        yield buffer
+        data = buffer.getvalue()
+        with open_for_write(path) as handle:
+            handle.write(data)
+        _write_atomically(f"{path}.seal", _seal_of(key, path, data), replace=True)
+
+    files._load_index = checked_load_index
+    files._load_data = checked_load_data
+    files._open_for_write = sealed_open_for_write
+    files._symgraph_sealed = True

@@ -270,10 +270,12 @@ def _runner_source(graph: Graph, names: Names, shared: list[SharedVariable],
     if inputs:
         lines.append(f"        ({''.join(f'{n}, ' for n in inputs)}) = values")
     lines += [f"        {s} = {s}_.container[0]" for s in state]
-    lines += ["        try:",
-              f"            if {sizes} < threshold:",
-              f"                return entry({args})",
-              f"            return entry_parallel({args})",
-              "        except SymgraphError as error:  # the reference's message, with values",
+    lines.append("        try:")
+    if "power_int" not in names.functions.used:
+        lines += [f"            if {sizes} < threshold:", f"                return entry({args})",
+                  f"            return entry_parallel({args})"]
+    else:  # an integer power may raise, which a prange loop cannot do: stay serial
+        lines.append(f"            return entry({args})")
+    lines += ["        except SymgraphError as error:  # the reference's message, with values",
               "            raise explain(values, error) from None", "", "    return run"]
     return lines

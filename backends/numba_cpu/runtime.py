@@ -21,6 +21,7 @@ from backends.numba_cpu.kernels.philox import (  # noqa: F401
     draw_uniform_float64)
 from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows,  # noqa: F401
                                        logsumexp_rows, matmul_loop, softmax_rows)
+from symgraph.errors import SymgraphError
 
 try:  # vectorizable float32/float64 math (branch vecmath); libm is the fallback
     from backends.numba_cpu.vecmath import FUNCTIONS as _VECMATH
@@ -135,6 +136,15 @@ for (_name, _dtype), _fn in SCALAR_FUNCTIONS.items():
 GENERIC = {"maximum": "maximum", "minimum": "minimum"}
 
 
+@njit(**_HELPER)
+def power_int(x, y):
+    """Integer x ** y: a negative exponent raises, as in NumPy (the runner then shows the
+    reference's message, with the dtypes and the exponent)."""
+    if y < 0:
+        raise SymgraphError("power: integers to negative integer powers are not allowed")
+    return x ** y
+
+
 class Functions:
     """The CPU resolver for scalar_code: records which helper names a module imports."""
 
@@ -145,6 +155,9 @@ class Functions:
         if name in GENERIC:
             self.used.add(GENERIC[name])
             return GENERIC[name]
+        if name == "power" and dtype[0] in "iu":  # floats keep the template's np.power
+            self.used.add("power_int")
+            return "power_int"
         if (name, dtype) in SCALAR_FUNCTIONS:
             self.used.add(f"{name}_{dtype}")
             return f"{name}_{dtype}"

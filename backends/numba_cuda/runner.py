@@ -16,8 +16,10 @@ from backends.numba_cuda import launch
 from backends.numba_cuda.device import (POOL, SHARED, Tensor, empty, ensure_device, hold,
                                         host_only, release, to_host, upload)
 from backends.numba_cuda.views import index_plan, view
+from backends.scalar_code import out_dtype
 from symgraph.errors import LoweringError, ShapeError, SymgraphError, with_origin
 from symgraph.graph import Constant, Graph, Node, SharedVariable
+from symgraph.ops.binary import Power, negative_power_error
 from symgraph.types import TupleType
 
 
@@ -41,6 +43,28 @@ def _prune(program: tuple, output: int, n_inputs: int) -> tuple[tuple, tuple, li
     return tuple(kept), (number[output],), used
 
 
+def check_exponents(name: str, program: tuple, inputs: Sequence[Tensor], shape: tuple) -> None:
+    """Raise NumPy's error, as the other backends do, if an integer power in the program
+    has a negative exponent: a kernel cannot raise, so each such exponent is reduced to its
+    minimum on the device first (only programs with an integer power pay for this)."""
+    dtypes = [t.dtype for t in inputs]
+    for op, args in program:
+        dtypes.append(out_dtype(op, [dtypes[a] for a in args]))
+        exponent = args[1] if isinstance(op, Power) else None
+        if exponent is None or dtypes[-1][0] not in "iu" or dtypes[exponent][0] != "i":
+            continue
+        sub, out, used = _prune(program, exponent, len(inputs))
+        operands = [inputs[i] for i in used]
+        loop = launch.loop_shape(name, operands) if operands else shape
+        if not int(np.prod(loop, dtype="int64")):
+            continue
+        smallest = launch.reduce(POOL, name, "Min", sub, out, operands, loop,
+                                 tuple(range(len(loop))), dtypes[exponent])
+        value = int(to_host(smallest))
+        if value < 0:
+            raise negative_power_error(dtypes[args[0]], dtypes[exponent], value)
+
+
 def elemwise(node: Node, inputs: list[Tensor]) -> Any:
     """Kinds "elemwise" and "fused": one kernel, or one per output of a smaller shape."""
     if node.op.kind == "elemwise":
@@ -49,6 +73,7 @@ def elemwise(node: Node, inputs: list[Tensor]) -> Any:
         program, outputs = node.op.program, node.op.outputs
     dtypes = [t.dtype for t in _types(node)]
     shape = launch.loop_shape(node.op.name, inputs)
+    check_exponents(node.op.name, program, inputs, shape)
     pruned = [_prune(program, o, len(inputs)) for o in outputs]
     if all(len(used) == len(inputs) for _, _, used in pruned) or len(outputs) == 1:
         outs = launch.run_program(POOL, program, outputs, dtypes, inputs, shape)
@@ -80,6 +105,7 @@ def fused_reduce(node: Node, inputs: list[Tensor]) -> Tensor:
     """Kind "fused_reduce": a fused elementwise program reduced in the same kernel."""
     op = node.op
     shape = launch.loop_shape(op.name, inputs)
+    check_exponents(op.name, op.program, inputs, shape)
     out = launch.reduce(POOL, str(op), type(op.reduce).__name__, op.program, op.outputs,
                         inputs, shape, op.reduce.axis, node.type.dtype)
     return _finish_reduce(out, op.reduce, shape)

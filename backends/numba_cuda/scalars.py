@@ -35,7 +35,7 @@ def minimum(a, b):
 
 
 def _float_helpers(dtype: str) -> dict:
-    """sigmoid, softplus and sign with every constant typed in `dtype`."""
+    """sigmoid and softplus with every constant typed in `dtype`."""
     ftype = getattr(np, dtype)
     zero = ftype(0)
     one = ftype(1)
@@ -52,24 +52,14 @@ def _float_helpers(dtype: str) -> dict:
     def softplus(x):
         return (x if x > zero else zero) + log1p(exp(-abs(x)))
 
-    @cuda.jit(**_DEVICE)
-    def sign(x):
-        if x > zero:
-            return one
-        if x < zero:
-            return -one
-        return x  # 0 stays 0 (its sign bit too), NaN stays NaN
-
-    return {f"sigmoid_{dtype}": sigmoid, f"softplus_{dtype}": softplus, f"sign_{dtype}": sign}
+    return {f"sigmoid_{dtype}": sigmoid, f"softplus_{dtype}": softplus}
 
 
 @cuda.jit(**_DEVICE)
-def sign_int(x):
-    if x > 0:
-        return 1
-    if x < 0:
-        return -1
-    return 0
+def power(x, y):
+    """x ** y. A kernel cannot raise, so for integers the runner has checked that no
+    exponent is negative before the launch (runner.check_exponents), as NumPy raises."""
+    return x ** y
 
 
 @cuda.jit(**_DEVICE)
@@ -85,7 +75,7 @@ _NUMPY_NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "
 _MATH = ("exp expm1 log log1p sqrt sin cos tan asin acos atan sinh cosh tanh asinh acosh "
          "atanh atan2").split()
 
-FUNCTIONS: dict[str, object] = {"maximum": maximum, "minimum": minimum, "sign_int": sign_int,
+FUNCTIONS: dict[str, object] = {"maximum": maximum, "minimum": minimum, "power": power,
                                 "same": same}
 for _dtype in ("float32", "float64"):
     FUNCTIONS.update(_float_helpers(_dtype))
@@ -100,12 +90,10 @@ def namespace() -> dict:
 def resolve(name: str, dtype: str) -> str | None:
     """The CUDA resolver: a template's function name -> the name to call for `dtype`."""
     floating = dtype in ("float32", "float64")
-    if name in ("maximum", "minimum"):
+    if name in ("maximum", "minimum", "power"):
         return name
     if name in ("sigmoid", "softplus") and floating:
         return f"{name}_{dtype}"
-    if name == "sign":
-        return f"sign_{dtype}" if floating else "sign_int"
     if name in _ROUNDING and not floating:
         return "same"
     if name in _ROUNDING:

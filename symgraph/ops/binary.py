@@ -8,8 +8,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from symgraph import api as sg
+from symgraph.dtypes import name_of
+from symgraph.errors import SymgraphError
 from symgraph.graph import Constant
 from symgraph.ops.base import Elemwise
+
+
+class NegativePowerError(SymgraphError, ValueError):
+    """An integer raised to a negative integer power: both a SymgraphError and the
+    ValueError NumPy raises."""
+
+
+def negative_power_error(base: str, exponent: str, smallest: int) -> NegativePowerError:
+    """The one message every backend gives (the cuda backend knows only the smallest
+    exponent, so that is what all of them show)."""
+    return NegativePowerError(
+        f"power: integers to negative integer powers are not allowed ({base} ** {exponent}, "
+        f"smallest exponent {smallest}); cast the base to a float first "
+        "(x.astype('float64')), or keep the exponent non-negative")
 
 
 @dataclass(frozen=True)
@@ -57,9 +73,10 @@ class TrueDivide(Elemwise):
 @dataclass(frozen=True)
 class FloorDivide(Elemwise):
     """x // y, rounding towards minus infinity. Integer division by zero gives 0, as in
-    NumPy (without NumPy's warning)."""
+    NumPy (without NumPy's warning). The template divides by -1 as (-x) // 1: numba gives 0
+    for INT64_MIN // -1 where NumPy wraps to INT64_MIN; for floats the two are equal."""
     ufunc = np.floor_divide
-    scalar = "{0} // {1}"
+    scalar = "((-{0}) // 1 if {1} == -1 else {0} // {1})"
 
     def vjp(self, inputs, output, g):
         return (sg.zeros_like(g), sg.zeros_like(g))
@@ -78,10 +95,18 @@ class Mod(Elemwise):
 
 @dataclass(frozen=True)
 class Power(Elemwise):
-    """x ** y. The base's gradient y * x**(y-1) is 0 where y == 0 (not 0 * inf at x == 0);
-    the exponent's gradient uses log(x) and is 0 where x == 0."""
+    """x ** y. Integers to a negative integer power raise NegativePowerError, as NumPy's
+    ValueError, on every backend (the numba kernels raise, the cuda backend checks the
+    exponents before its launch). The base's gradient y * x**(y-1) is 0 where y == 0 (not
+    0 * inf at x == 0); the exponent's gradient uses log(x) and is 0 where x == 0."""
     ufunc = np.power
-    scalar = "{0} ** {1}"
+    scalar = "np.power({0}, {1})"  # the backends resolve `power` per dtype
+
+    def reference(self, x, y):
+        out = self.out_dtype(name_of(x.dtype), name_of(y.dtype))
+        if out[0] in "iu" and y.dtype.kind == "i" and y.size and y.min() < 0:
+            raise negative_power_error(name_of(x.dtype), name_of(y.dtype), int(y.min()))
+        return super().reference(x, y)
 
     def vjp(self, inputs, output, g):
         x, y = inputs

@@ -268,9 +268,11 @@ class PiecewiseConstant(Elemwise):
 
 @dataclass(frozen=True)
 class Sign(PiecewiseConstant):
-    """-1, 0 or 1 (NaN for NaN)."""
+    """-1, 0 or 1 (NaN for NaN). The template spells NumPy's rule out: numba's np.sign keeps
+    the sign bit of -0.0 and gives 255 for a uint8 255; x - x is +0.0 for both zeros and NaN
+    for NaN."""
     ufunc = np.sign
-    scalar = "np.sign({0})"
+    scalar = "(1 if {0} > 0 else (-1 if {0} < 0 else {0} - {0}))"
 
 
 @dataclass(frozen=True)
