@@ -8,10 +8,9 @@ producers. `Argmax`/`Argmin` ("argreduce"), `LogSumExp` ("softmax") and `Cumsum`
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import ClassVar
-
-import functools
 
 import numpy as np
 
