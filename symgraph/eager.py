@@ -379,7 +379,7 @@ def _plan(op: Op, key: tuple) -> tuple:
     else:
         dtype = out_type.dtype
         ufunc = _plain_ufunc(op, key, out_type)
-        plan = (out_type, dtype, _vector_math(op, key, out_type, ufunc) or ufunc,
+        plan = (out_type, dtype, _vector_math(op, key, out_type) or ufunc,
                 op.differentiable and dtype in dtypes.FLOATS)
     if len(_PLANS) >= 8192:  # shapes that change at every step: start over, stay bounded
         _PLANS.clear()
@@ -412,7 +412,7 @@ VECTOR_MATH = frozenset({"exp", "expm1", "log", "log1p", "tanh", "sigmoid", "sof
 VECTOR_MATH_MIN_SIZE = 128
 
 
-def _vector_math(op: Op, key: tuple, out_type: _TensorType, ufunc: Any) -> Any:
+def _vector_math(op: Op, key: tuple, out_type: _TensorType) -> Any:
     """For a float32/float64 op that the compiled numba backend computes with its vectorized
     math (sin, tanh, exp, ...), the same kernel as a callable `run(x)` in place of the
     ufunc: bit-for-bit the compiled result, within 2 ulp of NumPy's, 2-4x faster on large
@@ -428,7 +428,7 @@ def _vector_math(op: Op, key: tuple, out_type: _TensorType, ufunc: Any) -> Any:
         from backends.numba_cpu import eager_kernels
     except ImportError:  # no numba: NumPy's functions
         return None
-    return eager_kernels.mapper(name, key[1], ufunc or op.reference)
+    return eager_kernels.mapper(name, key[1], len(key[2]))
 
 
 def apply_eager(op: Op, args: Sequence[Any]) -> Any:
