@@ -457,7 +457,8 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
     if ufunc is None or _QUIET is None:
         return _apply_general(op, args, plan)
     try:
-        if _ERRSTATE.get() is _QUIET:
+        # a numba kernel (see _vector_math) raises no NumPy warnings: no errstate needed
+        if _ERRSTATE.get() is _QUIET or type(ufunc) is not np.ufunc:
             out = ufunc(x)
         else:
             token = _ERRSTATE.set(_QUIET)
