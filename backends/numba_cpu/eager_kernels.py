@@ -101,11 +101,9 @@ def kernel(name: str, dtype: str) -> Any:
         with _lock:
             module = _load()
             compiled = getattr(module, f"{name}_{dtype}", None) if module else None
-            if compiled is not None:  # now, so a strided array later costs no compile
-                scalar = numba.from_dtype(np.dtype(dtype))
-                out = numba.types.Array(scalar, 1, "C")
-                for layout in ("C", "A"):
-                    compiled.compile((numba.types.Array(scalar, 1, layout), out))
+            if compiled is not None:  # the contiguous case now; a strided one when it comes
+                array = numba.types.Array(numba.from_dtype(np.dtype(dtype)), 1, "C")
+                compiled.compile((array, array))
             _kernels[key] = compiled
     return _kernels[key]
 
