@@ -15,6 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from symgraph import api as sg
+from symgraph.dtypes import name_of
 from symgraph.errors import ShapeError
 from symgraph.ops.base import Op, ufunc_dtype
 from symgraph.types import TensorType
@@ -85,7 +86,7 @@ class Sum(Reduce):
 
     def reference(self, x):
         out = np.sum(x, axis=self.axis, keepdims=self.keepdims)
-        return np.asarray(out, dtype=self.out_dtype(x.dtype.name))
+        return np.asarray(out, dtype=self.out_dtype(name_of(x.dtype)))  # both cached
 
     def vjp(self, inputs, output, g):
         x = inputs[0]
