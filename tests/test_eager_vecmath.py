@@ -2,13 +2,18 @@
 (vecmath) from VECTOR_MATH_MIN_SIZE elements on: within 2 ulp of the ops' NumPy
 references, bit for bit the compiled numba backend's results, gradients unchanged."""
 
+import sys
+
 import numpy as np
 import pytest
 
 import symgraph as sg
+from backends import numba_cpu
 from backends.numba_cpu import eager_kernels, vecmath
 from symgraph import eager
 from symgraph.eager import tensor
+from symgraph.ops import unary
+from symgraph.types import TensorType
 
 NAMES = ["sin", "cos", "tanh", "exp", "log", "expm1", "log1p", "sigmoid", "softplus", "erf"]
 FUNCTIONS = {"sin": sg.sin, "cos": sg.cos, "tanh": sg.tanh, "exp": sg.exp, "log": sg.log,
@@ -136,3 +141,15 @@ def test_sum_accumulator_dtype_is_cached_and_unchanged():
         assert accumulator_dtype(dtype) == want
         assert sg.sum(tensor(np.ones(3, dtype))).dtype == want
     assert accumulator_dtype.cache_info().hits > 0
+
+
+def test_without_numba_numpys_functions_run(monkeypatch):
+    monkeypatch.setitem(sys.modules, "backends.numba_cpu.eager_kernels", None)  # ImportError
+    monkeypatch.delattr(numba_cpu, "eager_kernels")
+    monkeypatch.setattr(eager, "_PLANS", {})
+    x = values("float64", BIG)
+    key = (unary.Sin, "float64", x.shape)
+    assert eager._vector_math(unary.Sin(), key, TensorType("float64", x.shape)) is None
+    np.testing.assert_array_equal(sg.sin(tensor(x)).numpy(), np.sin(x))
+    monkeypatch.undo()
+    assert not np.array_equal(sg.sin(tensor(x)).numpy(), np.sin(x))  # kernels again
