@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import threading
 from typing import TYPE_CHECKING
 
@@ -377,7 +378,8 @@ def _plan(op: Op, key: tuple) -> tuple:
         plan: tuple = (out_type, None, None, op.differentiable)
     else:
         dtype = out_type.dtype
-        plan = (out_type, dtype, _plain_ufunc(op, key, out_type),
+        ufunc = _plain_ufunc(op, key, out_type)
+        plan = (out_type, dtype, _vector_math(op, key, out_type) or ufunc,
                 op.differentiable and dtype in dtypes.FLOATS)
     if len(_PLANS) >= 8192:  # shapes that change at every step: start over, stay bounded
         _PLANS.clear()
@@ -399,6 +401,35 @@ def _plain_ufunc(op: Op, key: tuple, out_type: _TensorType) -> np.ufunc | None:
     except (TypeError, ValueError):
         return None
     return op.ufunc if probe.dtype == np.dtype(out_type.dtype) else None
+
+
+# vecmath's functions (backends/numba_cpu/vecmath.py), by the name in the ops' scalar
+# templates ("math.sin({0})"); a test checks the set against vecmath's
+VECTOR_MATH = frozenset({"exp", "expm1", "log", "log1p", "tanh", "sigmoid", "softplus", "erf",
+                         "sin", "cos"})
+# From this many elements on, a numba kernel (~0.7 µs to call) beats NumPy's functions
+# (measured: float64 sin 1.27 µs against 1.69 at 128 elements, 3.9 against 10.2 at 1,000)
+VECTOR_MATH_MIN_SIZE = 128
+
+
+def _vector_math(op: Op, key: tuple, out_type: _TensorType) -> Any:
+    """For a float32/float64 op that the compiled numba backend computes with its vectorized
+    math (sin, tanh, exp, ...), the same kernel as a callable `run(x)` in place of the
+    ufunc: bit-for-bit the compiled result, within 2 ulp of NumPy's, 2-4x faster on large
+    arrays (see docs/eager.md). None for anything else, small arrays, or without numba."""
+    template = getattr(op, "scalar", None)
+    if (len(key) != 3 or key[1] != out_type.dtype or key[1] not in ("float32", "float64")
+            or type(template) is not str or math.prod(key[2]) < VECTOR_MATH_MIN_SIZE
+            or type(op).reference is not ops.Elemwise.reference):
+        return None
+    name = template.removeprefix("math.").removesuffix("({0})")
+    if name not in VECTOR_MATH:
+        return None
+    try:
+        from backends.numba_cpu import eager_kernels
+    except ImportError:  # no numba: NumPy's functions
+        return None
+    return eager_kernels.mapper(name, key[1], len(key[2]))
 
 
 def apply_eager(op: Op, args: Sequence[Any]) -> Any:
@@ -427,7 +458,8 @@ def apply_eager(op: Op, args: Sequence[Any]) -> Any:
     if ufunc is None or _QUIET is None:
         return _apply_general(op, args, plan)
     try:
-        if _ERRSTATE.get() is _QUIET:
+        # a numba kernel (see _vector_math) raises no NumPy warnings: no errstate needed
+        if _ERRSTATE.get() is _QUIET or type(ufunc) is not np.ufunc:
             out = ufunc(x)
         else:
             token = _ERRSTATE.set(_QUIET)

@@ -7,11 +7,14 @@ from typing import Any
 from symgraph.api.base import operands
 from symgraph.apply import apply
 from symgraph.dtypes import as_dtype
+from symgraph.eager import Tensor as _EagerTensor, apply_eager
 from symgraph.ops import binary, logic, unary
 from symgraph.ops.base import Op
 
 
 def _call(op: Op, *args: Any) -> Any:
+    if len(args) == 1 and type(args[0]) is _EagerTensor:  # what apply() would do, ~0.7 µs sooner
+        return apply_eager(op, args)
     return apply(op, *operands(*args))
 
 
