@@ -117,7 +117,7 @@ def run_all(program: Program, evaluators: tuple[str, ...] = tuple(EVALUATORS)) -
         reference = python_raw(program, program.data())
     except NegativePowerError as error:  # NumPy's policy: every evaluator must raise it too
         return _all_raise(program, evaluators, error)
-    ran, skipped = [], []
+    ran, skipped, raised_unneeded = [], [], []
     for name in evaluators:
         inputs = program.data()  # fresh copies with the same (possibly reversed) layout
         try:
@@ -128,8 +128,8 @@ def run_all(program: Program, evaluators: tuple[str, ...] = tuple(EVALUATORS)) -
         except NegativePowerError:
             if name != "eager":
                 raise
-            skipped.append(name)  # eager ran a step the graph never needs (an unused value,
-            continue              # the branch ifelse did not take) and NumPy raised there
+            raised_unneeded.append(name)  # eager ran a step the graph never needs (an unused
+            continue                      # value, the branch ifelse did not take): NumPy raised
         except Exception as error:
             raise AssertionError(f"{name} raised {type(error).__name__}: {error}\n"
                                  f"program:\n{program}") from error
@@ -141,7 +141,7 @@ def run_all(program: Program, evaluators: tuple[str, ...] = tuple(EVALUATORS)) -
         for before, after in zip(data, inputs):  # no evaluator may write into its inputs
             np.testing.assert_array_equal(before, after, err_msg=f"{name} mutated an input")
         ran.append(name)
-    return {"ran": ran, "skipped": skipped}
+    return {"ran": ran, "skipped": skipped, "raised_unneeded": raised_unneeded}
 
 
 def _all_raise(program: Program, evaluators: tuple[str, ...], expected: Exception) -> dict:
@@ -149,7 +149,7 @@ def _all_raise(program: Program, evaluators: tuple[str, ...], expected: Exceptio
     outputs that do not depend on the failing values: the optimizer may drop a value no
     output needs (x ** y - x ** y is 0 for integers, without computing the power)."""
     head = str(expected).split(" (")[0]
-    ran, skipped = [], []
+    ran, skipped, raised_unneeded = [], [], []
     for name in evaluators:
         try:
             results = EVALUATORS[name](program, program.data())
@@ -174,7 +174,7 @@ def _all_raise(program: Program, evaluators: tuple[str, ...], expected: Exceptio
         for k, (want, got) in enumerate(zip(masked[0], results)):
             agree(want, got, f"{name} output {k} (an integer power no output needs dropped)")
         ran.append(name)
-    return {"ran": ran, "skipped": skipped}
+    return {"ran": ran, "skipped": skipped, "raised_unneeded": raised_unneeded}
 
 
 @contextlib.contextmanager
