@@ -17,10 +17,8 @@ Tensors are immutable values: an optimizer step makes new leaves (`(w - lr * w.g
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
-import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,6 +26,7 @@ import numpy as np
 # Modules, not names: `sg.eager` is this module, and its public names are what it defines.
 from symgraph import dtypes, errors, graph, methods
 from symgraph.config import config
+from symgraph.gradmode import _mode, enable_grad, is_grad_enabled, no_grad  # noqa: F401
 from symgraph.ops import base as ops
 from symgraph.types import TensorType as _TensorType, TupleType as _TupleType
 
@@ -39,53 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Tensor", "tensor", "as_tensor", "no_grad", "enable_grad", "is_grad_enabled",
            "grad", "grad_of"]
-
-
-# -- grad mode -------------------------------------------------------------------------------
-
-class _GradMode(threading.local):
-    enabled = True  # per thread, like PyTorch: a no_grad block in one thread is not global
-
-
-_mode = _GradMode()
-
-
-def is_grad_enabled() -> bool:
-    """Whether eager operations record a tape in this thread."""
-    return _mode.enabled
-
-
-class _SetGradMode:
-    """A context manager (and decorator) that sets grad mode and restores it on exit."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.saved: list[bool] = []
-
-    def __enter__(self) -> None:
-        self.saved.append(_mode.enabled)
-        _mode.enabled = self.enabled
-
-    def __exit__(self, *exc: Any) -> None:
-        _mode.enabled = self.saved.pop()
-
-    def __call__(self, fn: Any) -> Any:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with _SetGradMode(self.enabled):
-                return fn(*args, **kwargs)
-
-        return wrapper
-
-
-def no_grad() -> _SetGradMode:
-    """`with sg.eager.no_grad():` (or `@sg.eager.no_grad()`): compute without recording."""
-    return _SetGradMode(False)
-
-
-def enable_grad() -> _SetGradMode:
-    """Turn recording back on inside a `no_grad` block."""
-    return _SetGradMode(True)
 
 
 # -- the tensor ----------------------------------------------------------------------------

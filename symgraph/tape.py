@@ -16,8 +16,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from symgraph import dtypes, errors
-from symgraph.eager import (_ERRSTATE, _PART, _QUIET, Tensor, _output, _SetGradMode,
-                            _TupleValue, apply_eager, as_tensor)
+from symgraph.eager import (_ERRSTATE, _PART, _QUIET, Tensor, _output, _TupleValue,
+                            apply_eager, as_tensor)
+from symgraph.gradmode import _SetGradMode
 from symgraph.grad import MODES, sum_like
 from symgraph.ops.base import Op
 
