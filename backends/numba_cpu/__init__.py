@@ -83,10 +83,7 @@ def _renamed(function: pytypes.FunctionType, name: str, inline: bool) -> pytypes
     scope.update({k: fn for k, fn in rowops.PARALLEL.items() if k in scope})
     if inline:
         scope.update({k: fn for k, fn in INLINE.items() if k in scope})
-    copy = pytypes.FunctionType(function.__code__, scope, name,
-                                function.__defaults__, function.__closure__)
-    copy.__qualname__ = name
-    return copy
+    return rowops.renamed(function, name, scope)
 
 
 def _dispatchers(module: pytypes.ModuleType, on_disk: bool, generated: Generated
