@@ -193,8 +193,8 @@ class Function:
         self.rewrites: Counter = getattr(graph, "rewrites", Counter())
         self.cache_hit = getattr(runner, "cache_hit", None)
         self._lock = threading.Lock() if update_targets else None
-        self._fixed_targets = [t for t in update_targets if any(d is not None
-                                                                 for d in t.type.shape)]
+        self._fixed_targets = [(k, t) for k, t in enumerate(update_targets)
+                               if any(d is not None for d in t.type.shape)]
         self._shared = graph.shared
         # Outputs the backend promises are new arrays aliasing nothing skip the alias checks.
         fresh = getattr(runner, "fresh", None) or (False,) * len(graph.outputs)
@@ -225,8 +225,8 @@ class Function:
             outputs = self._finish(results, values)
             new_values = results[self.n_outputs:]
             fresh = self._fresh[self.n_outputs:]
-            for target in self._fixed_targets:   # all checked before any is replaced
-                value = new_values[self.update_targets.index(target)]
+            for k, target in self._fixed_targets:   # all checked before any is replaced
+                value = new_values[k]
                 shape = value.shape if isinstance(value, DeviceValue) else np.shape(value)
                 target.check_shape(shape, "update")
             for target, value, new in zip(self.update_targets, new_values, fresh):
