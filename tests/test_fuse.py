@@ -107,6 +107,27 @@ def test_fusion_never_creates_a_cycle(caplog):
     assert_agrees([x], out, [np.arange(4.0)])
 
 
+def test_the_cycle_check_finds_exactly_the_cycles_networkx_finds():
+    from symgraph.rewrite.fuse import _on_cycles
+
+    rng = np.random.default_rng(7)
+    for trial in range(200):
+        n = int(rng.integers(1, 12))
+        edges = [(int(a), int(b)) for a, b in rng.integers(0, n, (int(rng.integers(0, 20)), 2))
+                 if a != b]
+        predecessors = {v: {a for a, b in edges if b == v} for v in range(n)}
+        dag = nx.DiGraph(edges)
+        dag.add_nodes_from(range(n))
+        on_cycles = _on_cycles(predecessors)
+        assert (not on_cycles) == nx.is_directed_acyclic_graph(dag), edges
+        in_a_cycle = {v for c in nx.simple_cycles(dag) for v in c}
+        assert in_a_cycle <= on_cycles, edges
+        # what is left lies on a path from a cycle to a cycle
+        for v in on_cycles:
+            assert nx.ancestors(dag, v) & in_a_cycle or v in in_a_cycle, edges
+            assert nx.descendants(dag, v) & in_a_cycle or v in in_a_cycle, edges
+
+
 def test_single_ops_stay_unfused():
     x = sg.vector("x")
     graph = fused([x], [sg.exp(x)])

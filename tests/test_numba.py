@@ -277,6 +277,47 @@ def test_corrupt_entries_are_detected_and_rebuilt(shared_cache):
     assert status == "HIT"
 
 
+WARM_SCRIPT = """
+import sys
+import numpy as np, symgraph as sg
+light = not ({"scipy.special", "networkx", "numba"} & set(sys.modules))
+rng = np.random.default_rng(0)
+x = sg.matrix("x", dtype="float32")
+w = sg.shared(rng.normal(size=(5, 3)).astype("float32"), name="w")
+t = sg.vector("t", dtype="int64")
+loss = sg.nn.cross_entropy(sg.erf(x @ w), t)
+f = sg.function([x, t], [loss, x @ w], backend="numba")
+xv = rng.normal(size=(6, 5)).astype("float32")
+tv = np.arange(6) % 3
+got = f(xv, tv)
+ref = sg.function([x, t], [loss, x @ w], backend="python")(xv, tv)
+for a, b in zip(got, ref):
+    np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
+# a graph no process compiled before: numba's compiler loads what the warm load skipped
+k = float(sys.argv[1])
+y = sg.vector("y", dtype="float64")
+g = sg.function([y], sg.tanh(y) * k + sg.sum(y), backend="numba")
+assert not g.cache_hit
+np.testing.assert_allclose(g(np.arange(3.0)), np.tanh(np.arange(3.0)) * k + 3)
+print("HIT" if f.cache_hit else "MISS", "light" if light else "heavy")
+"""
+
+
+def test_a_warm_process_runs_cached_code_and_still_compiles_new_graphs(tmp_path):
+    # The warm load skips numba's refresh of its whole target context (cache.py): the
+    # cached BLAS, row-kernel and parallel code must still run, and a new compile work.
+    env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(tmp_path), PYTHONPATH=ROOT,
+               SYMGRAPH_PARALLEL_THRESHOLD="0")
+    runs = []
+    for k in ("3", "4"):  # each process also compiles a graph no process compiled before
+        proc = subprocess.run([sys.executable, "-c", WARM_SCRIPT, k], env=env, cwd=ROOT,
+                              text=True, capture_output=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        runs.append(proc.stdout.split())
+    # `import symgraph` leaves scipy.special, networkx and numba for when they are needed
+    assert runs == [["MISS", "light"], ["HIT", "light"]]
+
+
 def test_parallel_entry_inlines_vectorizable_math_only_within_its_budget(rng, monkeypatch):
     from backends.numba_cpu import INLINE_BUDGET
     monkeypatch.setattr(sg.config, "parallel_threshold", 0)   # always the parallel entry

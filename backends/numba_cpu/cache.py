@@ -305,3 +305,26 @@ def guard(dispatcher: Any) -> None:
     files._load_data = checked_load_data
     files._open_for_write = sealed_open_for_write
     files._symgraph_sealed = True
+    _load_without_refresh(dispatcher._cache)
+
+
+def _load_without_refresh(numba_cache: Any) -> None:
+    """Load cached machine code without numba's refresh of the whole target context.
+
+    numba's `Cache.load_overload` first refreshes the target context: it imports and
+    installs every lowering registry (~0.25 s in a fresh process), which only compiling
+    needs. Running machine code loaded from the cache needs numba's runtime (NRT)
+    initialized, nothing more; numba's compiler still refreshes before any compile. A
+    numba without the methods relied on here keeps its own behaviour."""
+    if not all(hasattr(numba_cache, n) for n in ("_load_overload",
+                                                "_guard_against_spurious_io_errors")):
+        return
+    from numba.core.runtime import rtsys
+
+    def load_overload(sig: Any, target_context: Any) -> Any:
+        rtsys.initialize(target_context)
+        with numba_cache._guard_against_spurious_io_errors():
+            return numba_cache._load_overload(sig, target_context)
+        return None  # the guard swallowed an I/O error: numba compiles instead
+
+    numba_cache.load_overload = load_overload

@@ -9,17 +9,33 @@ none (their outputs are boolean, and boolean paths carry no gradient).
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
-import scipy.special
 
 from symgraph import api as sg
 from symgraph.dtypes import as_dtype, result_type
 from symgraph.ops.base import Elemwise
 from symgraph.types import TensorType
+
+
+class _SciPyUfunc:
+    """A class attribute that is `scipy.special.<name>`, imported on first use: importing
+    scipy.special takes ~0.2 s, half of `import symgraph`, and most programs never need it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self.attribute = attribute
+
+    def __get__(self, instance: Any, owner: type) -> np.ufunc:
+        ufunc = getattr(importlib.import_module("scipy.special"), self.name)
+        setattr(owner, self.attribute, ufunc)  # later lookups find the ufunc itself
+        return ufunc
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
@@ -221,7 +237,7 @@ class Arctanh(Elemwise):
 @dataclass(frozen=True)
 class Erf(Elemwise):
     """The error function."""
-    ufunc = scipy.special.erf
+    ufunc = _SciPyUfunc("erf")
     scalar = "math.erf({0})"
 
     def vjp(self, inputs, output, g):
@@ -231,7 +247,7 @@ class Erf(Elemwise):
 @dataclass(frozen=True)
 class Erfc(Elemwise):
     """1 - erf(x), accurate for large x."""
-    ufunc = scipy.special.erfc
+    ufunc = _SciPyUfunc("erfc")
     scalar = "math.erfc({0})"
 
     def vjp(self, inputs, output, g):
@@ -241,7 +257,7 @@ class Erfc(Elemwise):
 @dataclass(frozen=True)
 class Sigmoid(Elemwise):
     """1 / (1 + e**-x), computed without overflow."""
-    ufunc = scipy.special.expit
+    ufunc = _SciPyUfunc("expit")
     scalar = "sigmoid({0})"
 
     def vjp(self, inputs, output, g):

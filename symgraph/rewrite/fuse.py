@@ -11,7 +11,7 @@ group of one of its users when
 - a `FusedReduce` has one output, so its producers must not be needed elsewhere;
 - joining cannot create a cycle: every user outside the group comes after the group's
   last node in topological order (a sufficient condition; the quotient graph is checked
-  with networkx afterwards).
+  for cycles afterwards).
 
 Every refusal is logged with its reason on the "symgraph.fuse" logger (visible with
 SYMGRAPH_DEBUG=1 or any logging configuration that enables DEBUG for it).
@@ -20,8 +20,6 @@ SYMGRAPH_DEBUG=1 or any logging configuration that enables DEBUG for it).
 from __future__ import annotations
 
 import logging
-
-import networkx as nx
 
 from symgraph.config import config
 from symgraph.graph import Graph, Node
@@ -162,17 +160,35 @@ class _Planner:
 
 def _acyclic(graph: Graph, group_of: dict[Node, _Group]) -> list[_Group]:
     """Groups on a cycle of the quotient graph (none, when the planner is right)."""
-    dag = nx.DiGraph()
     label = {node: id(group_of[node]) if node in group_of else id(node) for node in graph.nodes}
+    users: dict[int, set[int]] = {label[node]: set() for node in graph.nodes}
     for node in graph.nodes:
-        dag.add_node(label[node])
-        for i in node.inputs:
-            if label[i] != label[node]:
-                dag.add_edge(label[i], label[node])
-    if nx.is_directed_acyclic_graph(dag):
-        return []
-    on_cycle = {a for a, _ in nx.find_cycle(dag)}
+        users[label[node]].update(label[i] for i in node.inputs if label[i] != label[node])
+    on_cycle = _on_cycles(users)
     return [g for g in set(group_of.values()) if id(g) in on_cycle]
+
+
+def _on_cycles(predecessors: dict[int, set[int]]) -> set[int]:
+    """The vertices on a cycle or on a path between cycles: what is left after peeling off,
+    again and again, the vertices without predecessors, then those without successors.
+    Empty exactly when the graph is acyclic."""
+    successors: dict[int, set[int]] = {v: set() for v in predecessors}
+    for vertex, sources in predecessors.items():
+        for source in sources:
+            successors[source].add(vertex)
+    left = set(predecessors)
+    for inward, outward in ((predecessors, successors), (successors, predecessors)):
+        count = {v: len(inward[v] & left) for v in left}
+        ready = [v for v, c in count.items() if c == 0]
+        while ready:
+            vertex = ready.pop()
+            left.discard(vertex)
+            for other in outward[vertex]:
+                if other in left:
+                    count[other] -= 1
+                    if count[other] == 0:
+                        ready.append(other)
+    return left
 
 
 def _program(group: _Group, pos: dict[Node, int], users: dict[Node, list[Node]],
