@@ -105,21 +105,34 @@ def _logsumexp_rows(x):
     return out
 
 
-def _cross_entropy_rows(x, labels):
-    """-log softmax(row)[label] per row, and whether some label was out of range (its row
-    gets 0; the caller raises with its own message)."""
-    out = np.empty(x.shape[0], x.dtype)
-    bad = np.zeros(x.shape[0], np.bool_)
-    for i in prange(x.shape[0]):
-        label = labels[i]
+def _cross_entropy_rows(x, labels, rows):
+    """-log softmax(row)[label] for `rows` rows, and whether some label was out of range
+    (its row gets 0; the caller raises with its own message). The first axes of x and
+    labels broadcast: each is 1 or `rows` long (the caller checked)."""
+    out = np.empty(rows, x.dtype)
+    bad = np.zeros(rows, np.bool_)
+    x_step = 1 if x.shape[0] > 1 else 0
+    label_step = 1 if labels.shape[0] > 1 else 0
+    for i in prange(rows):
+        label = labels[i * label_step]
+        row = x[i * x_step]
         if label < 0 or label >= x.shape[1]:
             bad[i] = True
             out[i] = x.dtype.type(0)
         else:
             terms = np.empty(x.shape[1], x.dtype)
-            shift = _row_shift(x[i])
-            out[i] = (shift - x[i, label]) + vlog(_exp_terms(x[i], shift, terms))
-    return out, bad.any()
+            shift = _row_shift(row)
+            out[i] = (shift - row[label]) + vlog(_exp_terms(row, shift, terms))
+    return out, _any(bad)
+
+
+@njit(inline="always")
+def _any(flags):
+    """flags.any(), without numba's np.any (whose module imports scipy.linalg on loading)."""
+    for j in range(flags.size):
+        if flags[j]:
+            return True
+    return False
 
 
 def _both(function):

@@ -8,7 +8,8 @@ the ShapeError (or IndexOutOfBoundsError) the reference raises, naming the op.
 
 from __future__ import annotations
 
-from backends.numba_cpu.kernels.loops import error_message, shape_tuple
+from backends.numba_cpu.kernels.loops import (error_message, filled_array, new_array,
+                                              shape_tuple)
 from symgraph.errors import LoweringError
 from symgraph.graph import Node
 
@@ -74,7 +75,7 @@ def subtensor(node: Node, x: str, v: str, names) -> list[str]:
         axis += 1
     index = ", ".join(parts) or ("()" if node.inputs[0].ndim == 0 else "...")
     if node.ndim == 0:
-        return lines + [f"{v} = np.empty((), {x}.dtype)", f"{v}[()] = {x}[{index}]"]
+        return lines + [f"{v} = {new_array([], node.type.dtype)}", f"{v}[()] = {x}[{index}]"]
     return lines + [f"{v} = {x}[{index}]"]
 
 
@@ -107,8 +108,7 @@ def lower_alloc(node: Node, names) -> list[str]:
         dims = _dims(vector, len(op.shape))
         tests = " or ".join(f"{d} < 0" for d in dims) or "False"
         return [f"if {tests}:", f"    raise ShapeError({negative})",
-                f"{v} = np.full({shape_tuple(dims)}, {literal(op.value, op.dtype)}, "
-                f"np.{op.dtype})"]
+                *filled_array(v, dims, literal(op.value, op.dtype), op.dtype)]
     if kind == "Arange":
         start, stop, step = (f"{names[i]}[()]" for i in node.inputs)
         zero = error_message(node, "step must not be zero")

@@ -7,7 +7,8 @@ kernel of `rowops.py`, and puts the result back in shape.
 
 from __future__ import annotations
 
-from backends.numba_cpu.kernels.loops import Nest, Operand, error_message, shape_tuple
+from backends.numba_cpu.kernels.loops import (Nest, Operand, error_message, filled_array,
+                                              new_array, shape_tuple)
 from symgraph.errors import LoweringError
 from symgraph.graph import Node
 
@@ -63,12 +64,17 @@ def _cross_entropy(node: Node, names) -> list[str]:
     classes = f"{logits}.shape[{logits_node.ndim - 1}]"
     rows = " * ".join(["1"] + dims)
     message = error_message(node, "labels must be in [0, classes)")
+    if logits_node.ndim == 2 and labels_node.ndim == 1:  # the usual case: no copies
+        call = f"cross_entropy_rows({logits}, {labels}, {dims[0]})"
+    else:
+        call = f"cross_entropy_rows({v}_x, {v}_l, {rows})"
+        nest.lines += [
+            f"{v}_x = np.ascontiguousarray(np.broadcast_to({logits}, "
+            f"{shape_tuple(dims + [classes])})).reshape(({rows}, {classes}))",
+            f"{v}_l = np.ascontiguousarray(np.broadcast_to({labels}, {shape_tuple(dims)}))"
+            f".reshape({rows})"]
     return nest.lines + [
-        f"{v}_x = np.ascontiguousarray(np.broadcast_to({logits}, "
-        f"{shape_tuple(dims + [classes])})).reshape(({rows}, {classes}))",
-        f"{v}_l = np.ascontiguousarray(np.broadcast_to({labels}, {shape_tuple(dims)}))"
-        f".reshape({rows})",
-        f"{v}_r, {v}_bad = cross_entropy_rows({v}_x, {v}_l)",
+        f"{v}_r, {v}_bad = {call}",
         f"if {v}_bad:", f"    raise ShapeError({message})",
         f"{v} = {v}_r.reshape({shape_tuple(dims)})"]
 
@@ -99,7 +105,7 @@ def lower_argreduce(node: Node, names) -> list[str]:
     x, v = names[x_node], names[node]
     names.functions.used.add("arg_rows")
     if x_node.ndim == 0:
-        return [f"{v} = np.zeros((), np.int64)"]
+        return filled_array(v, [], "0", "int64")
     lines, kept, _, _ = as_rows(v, x, x_node.ndim, node.op.axis)
     largest = type(node.op).__name__ == "Argmax"
     message = error_message(node, f"cannot reduce the empty axis {node.op.axis} (there is "
@@ -114,6 +120,6 @@ def lower_cumulative(node: Node, names) -> list[str]:
     x, v = names[x_node], names[node]
     names.functions.used.add("cumsum_rows")
     lines, kept, moved, perm = as_rows(v, x, x_node.ndim, (node.op.axis,))
-    out = f"cumsum_rows({v}_2d, np.empty(({v}_rows, {v}_cols), np.{node.type.dtype}), " \
+    out = f"cumsum_rows({v}_2d, {new_array([f'{v}_rows', f'{v}_cols'], node.type.dtype)}, " \
           f"{node.op.reverse})"
     return lines + [f"{v} = {_restore(out, kept, moved, perm)}"]

@@ -9,7 +9,7 @@ typed literals in the body and 0-d inputs are read once before the loop.
 
 from __future__ import annotations
 
-from backends.numba_cpu.kernels.loops import Nest, Operand, indent, operand, shape_tuple
+from backends.numba_cpu.kernels.loops import Nest, Operand, indent, new_array, operand
 from backends.scalar_code import render, single_op_program
 from symgraph.graph import Node
 from symgraph.types import TupleType
@@ -67,7 +67,7 @@ def lower_fused(node: Node, names) -> list[str]:
                                             for k, p in enumerate(operands)])
             lines += sub.setup()
             dims = sub.dims
-        lines.append(f"{name} = advise_huge(np.empty({shape_tuple(dims)}, np.{t.dtype}))")
+        lines.append(f"{name} = advise_huge({new_array(dims, t.dtype)})")
         names.functions.used.add("advise_huge")
         targets.append((name, Operand(name, t.dtype, t.shape, "array"), full))
 

@@ -10,7 +10,7 @@ keeps the last value ("set") or accumulates every value ("inc", like np.add.at).
 
 from __future__ import annotations
 
-from backends.numba_cpu.kernels.loops import Nest, Operand, error_message, indent, shape_tuple
+from backends.numba_cpu.kernels.loops import Nest, Operand, error_message, indent, new_array
 from symgraph.graph import Node
 
 ADVANCED = ("array", "mask")
@@ -114,7 +114,7 @@ def _lower(node: Node, names, x_node: Node, value: Node | None, dynamic: list[No
     out_index = ", ".join(var for var, _ in dims) or "()"
     if mode is None:
         lines += nest.setup()
-        lines.append(f"{v} = np.empty({shape_tuple([s for _, s in dims])}, {x}.dtype)")
+        lines.append(f"{v} = {new_array([s for _, s in dims], node.type.dtype)}")
         body.append(f"{v}[{out_index}] = {element}")
     else:
         lines += nest.setup()

@@ -3,7 +3,7 @@ and booleans; batch dimensions broadcast through a loop nest over matrix product
 
 from __future__ import annotations
 
-from backends.numba_cpu.kernels.loops import Nest, Operand, error_message, shape_tuple
+from backends.numba_cpu.kernels.loops import Nest, Operand, error_message, new_array, shape_tuple
 from symgraph.dtypes import is_float
 from symgraph.graph import Node
 
@@ -41,7 +41,7 @@ def lower_matmul(node: Node, names) -> list[str]:
         product = "np.dot(blas_ready({0}), blas_ready({1}))"
     else:
         names.functions.used.add("matmul_loop")
-        product = f"matmul_loop({{0}}, {{1}}, np.empty(({v}_n, {v}_m), np.{acc}))"
+        product = f"matmul_loop({{0}}, {{1}}, {new_array([f'{v}_n', f'{v}_m'], acc)})"
     a_batch = max(a_node.ndim, 2) - 2
     b_batch = max(b_node.ndim, 2) - 2
     if not a_batch and not b_batch:
@@ -58,8 +58,7 @@ def lower_matmul(node: Node, names) -> list[str]:
         out_index = ", ".join(f"{v}_i{j}" for j in range(nest.ndim))
         body = [f"{v}_r[{out_index}] = {product.format(a_part, b_part)}"]
         lines += nest.setup()
-        lines.append(f"{v}_r = np.empty({shape_tuple(nest.dims + [f'{v}_n', f'{v}_m'])}, "
-                     f"np.{acc})")
+        lines.append(f"{v}_r = {new_array(nest.dims + [f'{v}_n', f'{v}_m'], acc)}")
         lines += nest.loops(body, parallel_dim=None)
     batch = ":, " * (node.ndim - (a_node.ndim > 1) - (b_node.ndim > 1))
     result = f"{v}_r"
@@ -71,7 +70,7 @@ def lower_matmul(node: Node, names) -> list[str]:
         result = f"{result}[{batch}:, 0]"
     if node.ndim == 0:  # a scalar from two vectors: back to a 0-d array
         value = f"{result} != 0" if dtype == "bool" else result
-        return lines + [f"{v} = np.empty((), np.{dtype})", f"{v}[()] = {value}"]
+        return lines + [f"{v} = {new_array([], dtype)}", f"{v}[()] = {value}"]
     if not floats and dtype != acc:
         result = f"({result} != 0)" if dtype == "bool" else f"{result}.astype(np.{dtype})"
     return lines + [f"{v} = {result}"]

@@ -28,6 +28,30 @@ def shape_tuple(dims: list[str]) -> str:
     return "(" + ", ".join(dims) + ")"
 
 
+def _size(dims: list[str]) -> str:
+    return " * ".join(d if d.replace("_", "").replace(".", "").isalnum() else f"({d})"
+                      for d in dims) or "1"
+
+
+def new_array(dims: list[str], dtype: str) -> str:
+    """Source of a new C-contiguous array of these dims and dtype (a NumPy name).
+
+    Always one `np.empty(size, np.<dtype>)`, reshaped: numba compiles np.empty once per
+    argument types, so allocating by shape would cost a compile (~0.06 s) per rank and
+    dtype in every cold compile; this way it is one per dtype."""
+    if len(dims) == 1:
+        return f"np.empty({dims[0]}, np.{dtype})"
+    return f"np.empty({_size(dims)}, np.{dtype}).reshape({shape_tuple(dims)})"
+
+
+def filled_array(v: str, dims: list[str], value: str, dtype: str) -> list[str]:
+    """Lines binding `v` to a new array (as `new_array`) with every element `value`."""
+    lines = [f"{v}_flat = np.empty({_size(dims)}, np.{dtype})", f"{v}_flat[:] = {value}"]
+    if len(dims) == 1:
+        return lines + [f"{v} = {v}_flat"]
+    return lines + [f"{v} = {v}_flat.reshape({shape_tuple(dims)})"]
+
+
 def error_message(node: Node, text: str) -> str:
     """A constant message for `raise ShapeError(...)` in generated code."""
     origin = f" (created at {node.origin})" if node.origin else ""

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from backends.numba_cpu.kernels.elemwise import dependencies, scalar_inputs
-from backends.numba_cpu.kernels.loops import (Nest, Operand, error_message, indent, operand,
-                                              shape_tuple)
+from backends.numba_cpu.kernels.loops import (Nest, Operand, error_message, filled_array, indent,
+                                              operand, shape_tuple)
 from backends.scalar_code import cast, literal, render
 from symgraph.dtypes import is_float
 from symgraph.errors import LoweringError
@@ -88,8 +88,8 @@ def lower_reduce(node: Node, names) -> list[str]:
         start -= 1
     lines = before + nest.lines + nest.multiplier_lines()
     acc = f"{v}_acc"
-    lines.append(f"{acc} = np.full({shape_tuple([nest.dims[j] for j in kept])}, "
-                 f"{literal(identity(acc_dtype), acc_dtype)}, np.{acc_dtype})")
+    lines += filled_array(acc, [nest.dims[j] for j in kept],
+                          literal(identity(acc_dtype), acc_dtype), acc_dtype)
     if nonempty and axes:
         empty = " or ".join(f"{nest.dims[j]} == 0" for j in sorted(axes))
         message = error_message(node, f"cannot reduce the empty axis {reduce_op.axis} (there "
@@ -126,7 +126,7 @@ def lower_sum_to(node: Node, names) -> list[str]:
         raise LoweringError(f"sum_to: cannot sum a {g_node.ndim}-d gradient to {rank} dims")
     dtype = node.type.dtype
     acc_dtype = "float64" if dtype == "float32" else dtype
-    message = error_message(node, f"cannot sum a gradient to a shape it does not broadcast to")
+    message = error_message(node, "cannot sum a gradient to a shape it does not broadcast to")
     lines = []
     for p in range(rank):
         d = f"{v}_d{p}"
@@ -135,7 +135,7 @@ def lower_sum_to(node: Node, names) -> list[str]:
                   f"    raise ShapeError({message})",
                   f"{v}_m{p} = min({d} - 1, 1)"]
     dims = [f"{v}_d{p}" for p in range(rank)]
-    lines.append(f"{v}_acc = np.zeros({shape_tuple(dims)}, np.{acc_dtype})")
+    lines += filled_array(f"{v}_acc", dims, "0", acc_dtype)
     target = ", ".join(f"{v}_i{lead + p} * {v}_m{p}" for p in range(rank)) or "()"
     source = ", ".join(f"{v}_i{j}" for j in range(g_node.ndim)) or "()"
     body = [f"{v}_acc[{target}] += {cast(f'{g}[{source}]', dtype, acc_dtype)}"]

@@ -8,7 +8,7 @@ in `VIEWS`, keyed by the op's class name.
 from __future__ import annotations
 
 from backends.numba_cpu.kernels.arrays import VIEW_RULES
-from backends.numba_cpu.kernels.loops import error_message
+from backends.numba_cpu.kernels.loops import error_message, filled_array, new_array
 from symgraph.errors import LoweringError
 from symgraph.graph import Node
 
@@ -18,14 +18,13 @@ def lower_shape(node: Node, names) -> list[str]:
     x = names[node.inputs[0]]
     v = names[node]
     ndim = node.inputs[0].ndim
-    return [f"{v} = np.empty({ndim}, np.int64)"] + [
+    return [f"{v} = {new_array([str(ndim)], 'int64')}"] + [
         f"{v}[{j}] = {x}.shape[{j}]" for j in range(ndim)]
 
 
 def _expand_dims(node: Node, x: str, v: str) -> list[str]:
     if node.inputs[0].ndim == 0:  # a 0-d array has no axes to slice around
-        ones = "(" + "1, " * node.ndim + ")"
-        return [f"{v} = np.full({ones}, {x}[()])"]
+        return filled_array(v, ["1"] * node.ndim, f"{x}[()]", node.type.dtype)
     index = ", ".join("None" if j in node.op.axis else ":" for j in range(node.ndim))
     return [f"{v} = {x}[{index}]"]
 
@@ -38,7 +37,7 @@ def _squeeze(node: Node, x: str, v: str) -> list[str]:
         test = " or ".join(f"{x}.shape[{a}] != 1" for a in axes)
         lines += [f"if {test}:", f"    raise ShapeError({message})"]
     if node.ndim == 0:
-        return lines + [f"{v} = np.empty((), {x}.dtype)", f"{v}[()] = {x}.ravel()[0]"]
+        return lines + [f"{v} = {new_array([], node.type.dtype)}", f"{v}[()] = {x}.ravel()[0]"]
     index = ", ".join("0" if j in axes else ":" for j in range(node.inputs[0].ndim))
     return lines + [f"{v} = {x}[{index}]"]
 
