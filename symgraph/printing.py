@@ -71,7 +71,7 @@ def pprint(obj: Any) -> str:
     return ", ".join(_infix(o, {}) for o in graph.outputs)
 
 
-def to_networkx(obj: Any) -> "nx.DiGraph":
+def to_networkx(obj: Any) -> nx.DiGraph:
     """A DiGraph with an edge from each input to its user; nodes carry `label` and `type`."""
     import networkx as nx  # imported when used: it takes ~0.1 s, a tenth of a warm start
 

@@ -60,6 +60,52 @@ def _backend_salt() -> str:
 SALT = _backend_salt()
 
 
+# -- the backend's own kernels (rowops.py, runtime.py, ...) -----------------------------------
+
+def _is_kernel_file(path: str) -> bool:
+    path = os.path.abspath(path)
+    return path.startswith(_HERE + os.sep) and not os.path.basename(path).startswith("sg_")
+
+
+class _Salted:
+    """A numba cache locator for this backend's own kernels, stamped with `SALT` instead of
+    the defining file's modification time and size.
+
+    Why: a kernel's cached machine code includes the functions it calls from other files
+    (vecmath.py's exp inside rowops.py's softmax, ...). numba's own stamp would keep
+    serving it after an edit of those files alone; SALT covers every file of the backend."""
+
+    @classmethod
+    def from_function(cls, py_func: Any, py_file: str) -> Any:
+        if not _is_kernel_file(py_file):
+            return None
+        return super().from_function(py_func, py_file)  # type: ignore[misc]
+
+    def get_source_stamp(self) -> str:
+        return SALT
+
+
+def _install_kernel_locators() -> None:
+    """Put the salted locators first, in numba's order: NUMBA_CACHE_DIR, beside the
+    source, the user-wide cache directory. A numba without these classes (their names lost
+    a leading underscore in numba 0.61) keeps its own."""
+    from numba.core import caching
+
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
+    classes = getattr(impl, "_locator_classes", None)
+    bases = [getattr(caching, name, None) or getattr(caching, f"_{name}", None)
+             for name in ("UserProvidedCacheLocator", "InTreeCacheLocator",
+                          "UserWideCacheLocator")]
+    if classes is None or None in bases:
+        return
+    if not any(issubclass(c, _Salted) for c in classes):
+        classes[:0] = [type(f"Salted{base.__name__.lstrip('_')}", (_Salted, base), {})
+                       for base in bases]
+
+
+_install_kernel_locators()
+
+
 def checksum(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()
 
@@ -174,9 +220,15 @@ def load(graph: Graph, source: str) -> tuple[types.ModuleType, str | None, str]:
         return _exec_in_memory(name, source), None, "memory"
     module = _import_file(name, path)
     for value in vars(module).values():  # inner graphs' functions, compiled with `entry`
-        if hasattr(value, "py_func") and hasattr(value, "_cache"):
+        if _defined_in(value, path):  # not the kernels it imports: they keep their own cache
             guard(value)
     return module, path, status
+
+
+def _defined_in(value: Any, path: str) -> bool:
+    """Whether `value` is a numba dispatcher of a function written in the file `path`."""
+    code = getattr(getattr(value, "py_func", None), "__code__", None)
+    return hasattr(value, "_cache") and code is not None and code.co_filename == path
 
 
 def _check_private(directory: str) -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import types as pytypes
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 from backends.numba_cpu.memory import advise_huge
 from backends.numba_cpu.vecmath import FUNCTIONS as VECMATH
@@ -42,22 +43,56 @@ overload(vexp, inline="always")(_by_dtype("exp"))
 overload(vlog, inline="always")(_by_dtype("log"))
 
 
+def _flip_negatives(builder, bits):
+    """Integer bits with every bit but the sign flipped where the sign is set: signed
+    integer order of the result is the float order of `bits` (-0.0 just below +0.0, NaNs
+    beyond the infinities on their sign's side). It is its own inverse."""
+    width = bits.type.width
+    sign = builder.ashr(bits, bits.type(width - 1))
+    return builder.xor(bits, builder.and_(sign, bits.type((1 << (width - 1)) - 1)))
+
+
+@intrinsic
+def _order_key(typingctx, x):
+    """A float's bits as a signed integer ordered as the floats are (`_flip_negatives`)."""
+    if x not in (types.float32, types.float64):
+        return None
+    key = types.int32 if x == types.float32 else types.int64
+
+    def codegen(context, builder, sig, args):
+        bits = builder.bitcast(args[0], ir.IntType(key.bitwidth))
+        return _flip_negatives(builder, bits)
+    return key(x), codegen
+
+
+@intrinsic
+def _from_key(typingctx, key, like):
+    """The float whose `_order_key` is `key` (`like`: a value of the float type)."""
+    if (key, like) not in ((types.int32, types.float32), (types.int64, types.float64)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(_flip_negatives(builder, args[0]), args[1].type)
+    return like(key, like), codegen
+
+
 @njit(inline="always")
 def _row_shift(row):
-    """The row's maximum, or 0 where it is not finite or the row holds a NaN (so x - shift
-    is never inf - inf). This pass stays scalar: LLVM vectorizes a float max reduction only
-    under `nnan`, which would break the NaN flag (llvm.maxnum and 8 explicit lanes were no
-    faster)."""
+    """The row's maximum, or 0 where it is not finite (so x - shift is never inf - inf).
+
+    The maximum is taken over `_order_key`s: an integer max reduction, which LLVM
+    vectorizes, where a float one needs `nnan` (and llvm.maxnum was slower). A NaN needs no
+    flag here: where one is the maximum the shift is 0, and any other NaN makes its exp
+    term, the sum and so the row's result NaN, as in NumPy."""
     zero = row.dtype.type(0)
     if row.size == 0:
         return zero
-    top = row[0]
-    nan = False
-    for j in range(row.size):
-        value = row[j]
-        top = value if value > top else top
-        nan |= value != value
-    return top if np.isfinite(top) and not nan else zero
+    top = _order_key(row[0])
+    for j in range(1, row.size):
+        key = _order_key(row[j])
+        top = key if key > top else top
+    value = _from_key(top, zero)
+    return value if np.isfinite(value) else zero
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})

@@ -19,7 +19,7 @@ from backends.numba_cpu.memory import advise_huge  # noqa: F401
 from backends.numba_cpu.kernels.philox import (  # noqa: F401
     draw_integers, draw_normal_float32, draw_normal_float64, draw_uniform_float32,
     draw_uniform_float64)
-from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows,  # noqa: F401
+from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows, renamed,  # noqa: F401
                                        logsumexp_rows, matmul_loop, softmax_rows)
 from symgraph.errors import SymgraphError
 
@@ -119,13 +119,19 @@ def _make_fallbacks(dtype: str) -> dict:
 SCALAR_FUNCTIONS: dict[tuple[str, str], object] = {}
 for _dtype in ("float32", "float64"):
     SCALAR_FUNCTIONS.update(_make_fallbacks(_dtype))
-def _called(function):
-    """A plain (not inlined) numba function calling `function`: the serial entry types one
-    call instead of re-typing the inlined body at every use, which keeps compiles short."""
-    return njit(error_model="numpy")(lambda x: function(x))
+def _call(x):
+    return function(x)  # noqa: F821 - `function` is a global of each renamed copy
 
 
-SCALAR_FUNCTIONS.update({key: _called(fn) for key, fn in _VECMATH.items()})
+def _called(function, name):
+    """A plain (not inlined) numba function `name` calling `function`: the serial entry
+    types one call instead of re-typing the inlined body at every use, which keeps compiles
+    short. Named, so that each has its own disk cache."""
+    scope = {"function": function, "__name__": __name__}  # numba's cache records the module
+    return njit(**_HELPER)(renamed(_call, name, scope))
+
+
+SCALAR_FUNCTIONS.update({key: _called(fn, "_".join(key)) for key, fn in _VECMATH.items()})
 # The parallel entry (compiled on the first large call) uses the inlined versions, which
 # LLVM vectorizes inside the prange loops: name in the generated module -> function.
 INLINE = {f"{name}_{dtype}": fn for (name, dtype), fn in _VECMATH.items()}
