@@ -114,6 +114,23 @@ def _exp_terms(row, shift, terms):
     return _sum(terms)
 
 
+@njit(cache=True, error_model="numpy", nogil=True)
+def _exp(x):
+    """vexp as a call: LLVM inlines it into `_exp_sum`'s loop, but its instructions keep
+    their own (strict) flags instead of taking the caller's `reassoc`."""
+    return vexp(x)
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+def _exp_sum(row, shift):
+    """The sum of exp(row[j] - shift) in one vectorized pass, no buffer: only the sum is
+    reassociated (as in `_sum`), the exponentials are computed exactly as elsewhere."""
+    total = row.dtype.type(0)
+    for j in range(row.size):
+        total += _exp(row[j] - shift)
+    return total
+
+
 def _softmax_rows(x, log):
     """softmax (or log_softmax when `log`) of each row of a (rows, cols) float array."""
     out = advise_huge(np.empty_like(x))
@@ -134,9 +151,8 @@ def _logsumexp_rows(x):
     """log(sum(exp(row))) of each row, stable; an empty row gives -inf."""
     out = np.empty(x.shape[0], x.dtype)
     for i in prange(x.shape[0]):
-        terms = np.empty(x.shape[1], x.dtype)
         shift = _row_shift(x[i])
-        out[i] = vlog(_exp_terms(x[i], shift, terms)) + shift
+        out[i] = vlog(_exp_sum(x[i], shift)) + shift
     return out
 
 
@@ -155,9 +171,8 @@ def _cross_entropy_rows(x, labels, rows):
             bad[i] = True
             out[i] = x.dtype.type(0)
         else:
-            terms = np.empty(x.shape[1], x.dtype)
             shift = _row_shift(row)
-            out[i] = (shift - row[label]) + vlog(_exp_terms(row, shift, terms))
+            out[i] = (shift - row[label]) + vlog(_exp_sum(row, shift))
     return out, _any(bad)
 
 
