@@ -87,8 +87,8 @@ class _Salted:
 
 def _install_kernel_locators() -> None:
     """Put the salted locators first, in numba's order: NUMBA_CACHE_DIR, beside the
-    source, the user-wide cache directory. A numba without these classes (their names lost
-    a leading underscore in numba 0.61) keeps its own."""
+    source, the user-wide cache directory. The classes are found with or without the
+    leading underscore older numbas gave them; a numba without them keeps its own."""
     from numba.core import caching
 
     impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
