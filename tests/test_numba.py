@@ -360,7 +360,7 @@ def test_large_fused_outputs_get_the_huge_page_hint_and_stay_correct(size, rng):
     from backends.numba_cpu import runtime
     x = sg.vector("x", dtype="float64")
     f = sg.function([x], sg.tanh(x) * 2 + 1, backend="numba")
-    assert "advise_huge(np.empty(" in f.source
+    assert "advise_huge(new_empty(" in f.source
     values = rng.uniform(-3, 3, size)
     out = f(values)
     np.testing.assert_allclose(out, np.tanh(values) * 2 + 1, rtol=1e-14, atol=1e-14)

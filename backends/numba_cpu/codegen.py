@@ -221,7 +221,7 @@ def generate(graph: Graph) -> Generated:
     for o in graph.outputs:
         fresh.append(not o.is_leaf and o.op.kind in FRESH and o not in seen)
         seen.add(o)
-    imports = ["bdim"] + sorted(names.functions.used)
+    imports = ["bdim", "new_empty"] + sorted(names.functions.used)
     lines = [HEADER + f"from backends.numba_cpu.runtime import {', '.join(imports)}"]
     if names.module:
         lines += [f"from backends.numba_cpu.kernels.control import "

@@ -43,6 +43,23 @@ def _blas_ready(a):
     return lambda a: np.ascontiguousarray(a)
 
 
+# Cached wrappers of the NumPy functions generated code calls. numba compiles its own
+# implementation of np.dot or np.empty anew in every process that types a call to it
+# (~1.4 s for the three matrix products of an MLP step); a call to one of these is typed
+# once per machine and signature, then loaded from the disk cache.
+
+@njit(**_HELPER)
+def blas_dot(a, b):
+    """a @ b of two float matrices through BLAS (np.dot), `blas_ready` operands."""
+    return np.dot(blas_ready(a), blas_ready(b))
+
+
+@njit(**_HELPER)
+def new_empty(size, dtype):
+    """np.empty(size, dtype): a new 1-d array (generated code reshapes it)."""
+    return np.empty(size, dtype)
+
+
 def reshape_any(a, shape):
     """a.reshape(shape): a view of a C-contiguous array, a copy of any other (as NumPy)."""
 

@@ -36,17 +36,17 @@ def _size(dims: list[str]) -> str:
 def new_array(dims: list[str], dtype: str) -> str:
     """Source of a new C-contiguous array of these dims and dtype (a NumPy name).
 
-    Always one `np.empty(size, np.<dtype>)`, reshaped: numba compiles np.empty once per
-    argument types, so allocating by shape would cost a compile (~0.06 s) per rank and
-    dtype in every cold compile; this way it is one per dtype."""
+    Always one `new_empty(size, np.<dtype>)` (runtime.py: np.empty, compiled once per
+    machine and dtype and cached), reshaped: typing np.empty itself costs a compile
+    (~0.06 s) per rank and dtype in every process."""
     if len(dims) == 1:
-        return f"np.empty({dims[0]}, np.{dtype})"
-    return f"np.empty({_size(dims)}, np.{dtype}).reshape({shape_tuple(dims)})"
+        return f"new_empty({dims[0]}, np.{dtype})"
+    return f"new_empty({_size(dims)}, np.{dtype}).reshape({shape_tuple(dims)})"
 
 
 def filled_array(v: str, dims: list[str], value: str, dtype: str) -> list[str]:
     """Lines binding `v` to a new array (as `new_array`) with every element `value`."""
-    lines = [f"{v}_flat = np.empty({_size(dims)}, np.{dtype})", f"{v}_flat[:] = {value}"]
+    lines = [f"{v}_flat = new_empty({_size(dims)}, np.{dtype})", f"{v}_flat[:] = {value}"]
     if len(dims) == 1:
         return lines + [f"{v} = {v}_flat"]
     return lines + [f"{v} = {v}_flat.reshape({shape_tuple(dims)})"]
