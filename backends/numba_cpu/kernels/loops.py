@@ -28,9 +28,16 @@ def shape_tuple(dims: list[str]) -> str:
     return "(" + ", ".join(dims) + ")"
 
 
+def typed_int(source: str) -> str:
+    """`source`, wrapped in np.int64 when it is a bare number: numba types a constant
+    argument as a literal and compiles a helper once per distinct value (bdim(784, n),
+    new_empty(256, ...)), where np.int64(784) is a plain int64 like any run-time size."""
+    return f"np.int64({source})" if source.isdigit() else source
+
+
 def _size(dims: list[str]) -> str:
-    return " * ".join(d if d.replace("_", "").replace(".", "").isalnum() else f"({d})"
-                      for d in dims) or "1"
+    return typed_int(" * ".join(d if d.replace("_", "").replace(".", "").isalnum()
+                                else f"({d})" for d in dims) or "1")
 
 
 def new_array(dims: list[str], dtype: str) -> str:
@@ -40,7 +47,7 @@ def new_array(dims: list[str], dtype: str) -> str:
     machine and dtype and cached), reshaped: typing np.empty itself costs a compile
     (~0.06 s) per rank and dtype in every process."""
     if len(dims) == 1:
-        return f"new_empty({dims[0]}, np.{dtype})"
+        return f"new_empty({typed_int(dims[0])}, np.{dtype})"
     return f"new_empty({_size(dims)}, np.{dtype}).reshape({shape_tuple(dims)})"
 
 
@@ -103,14 +110,14 @@ class Nest:
         name = self.dims[j]
         known = self.static[j]
         if not unknown:
-            self.lines.append(f"{name} = {known}")
+            self.lines.append(f"{name} = {typed_int(str(known))}")
             return
         if known is None and len(unknown) == 1:
             k, o, p = unknown[0]
             self.sole.add((k, j))
             self.lines.append(f"{name} = {o.name}.shape[{p}]")
             return
-        expr = "1" if known is None else str(known)
+        expr = typed_int("1" if known is None else str(known))
         for _, o, p in unknown:
             expr = f"bdim({expr}, {o.name}.shape[{p}])"
         message = error_message(node, f"cannot broadcast the inputs' shapes at run time: "
