@@ -204,7 +204,7 @@ def test_full_disk_compiles_in_memory(fresh_cache, monkeypatch):
 
     from backends.numba_cpu import cache
 
-    def no_space(path, text, replace):
+    def no_space(path, data, replace, mode=0o666):  # the key file too: nothing can be written
         raise OSError(errno.ENOSPC, "No space left on device", path)
 
     monkeypatch.setattr(cache, "_write_atomically", no_space)

@@ -126,10 +126,12 @@ def cache_key(graph: Graph, source: str) -> str:
     return digest.hexdigest()[:40]
 
 
-def _write_atomically(path: str, text: str, replace: bool) -> None:
+def _write_atomically(path: str, data: str | bytes, replace: bool, mode: int = 0o666) -> None:
+    """Write `data` aside (a new file of `mode`, before the umask), then move it into place:
+    replacing what is there, or else linking it only where no file is there yet."""
     temp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-    with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as handle:
+        handle.write(data.encode() if isinstance(data, str) else data)
     try:
         if replace:
             os.replace(temp, path)
@@ -264,23 +266,9 @@ def secret(root: str) -> bytes:
     in the cache root, created once (atomically: written aside, then linked into place).
     Raises PermissionError for a key file another user owns or others can read."""
     path = os.path.join(root, SECRET_NAME)
-    if not os.path.exists(path):
+    if not os.path.exists(path):  # another process may make one first: theirs is kept
         os.makedirs(root, mode=0o700, exist_ok=True)
-        temp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-        handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(handle, secrets.token_bytes(32))
-        finally:
-            os.close(handle)
-        try:
-            os.link(temp, path)  # another process may have made one first: keep theirs
-        except FileExistsError:
-            pass
-        except OSError:  # a file system without hard links
-            os.replace(temp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
+        _write_atomically(path, secrets.token_bytes(32), replace=False, mode=0o600)
     info = os.stat(path)
     if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o077):
         raise PermissionError(f"{path} is owned by another user or readable by others, so the "
