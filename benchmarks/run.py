@@ -151,6 +151,9 @@ def compile_latency_rows(args):
         for impl in [i for i in CACHE_ENV if i in args.impl]:
             with tempfile.TemporaryDirectory(prefix=f"bench-w4-{impl}-") as directory:
                 env = dict(os.environ, **cache_env(impl, directory))
+                # Python's default bytecode cache: installed peers read their .pyc files,
+                # so symgraph (often an editable install) must not recompile its sources.
+                env.pop("PYTHONDONTWRITEBYTECODE", None)
                 runs = ("cold", "warm") if CACHE_ENV[impl] else ("cold",)
                 if impl == "symgraph":   # a new graph; the kernels' cache kept
                     runs += ("new graph",)
