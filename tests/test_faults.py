@@ -224,13 +224,18 @@ print(f.runner.path, f.runner.cache_entry)
 """
 
 
-def _in_process(cache_dir):
+def _run_script(script, cache_dir):
+    """The words `script` prints, run in a new process with this cache directory."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(cache_dir), PYTHONPATH=root)
-    done = subprocess.run([sys.executable, "-c", HOSTILE_SCRIPT], env=env, cwd=root, text=True,
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=root, text=True,
                           capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return done.stdout.split()
+
+
+def _in_process(cache_dir):
+    return _run_script(HOSTILE_SCRIPT, cache_dir)
 
 
 def test_foreign_entry_with_a_valid_checksum_is_replaced_not_run(tmp_path):
@@ -331,12 +336,7 @@ class Planted:
 
 
 def _sealed_run(cache_dir):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(cache_dir), PYTHONPATH=root)
-    done = subprocess.run([sys.executable, "-c", SEALED_SCRIPT], env=env, cwd=root, text=True,
-                          capture_output=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.split()[-1] == "True"
+    return _run_script(SEALED_SCRIPT, cache_dir)[-1] == "True"
 
 
 def test_regression_tampered_numba_cache_files_are_deleted_not_unpickled(tmp_path):
