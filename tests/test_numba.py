@@ -290,6 +290,8 @@ f = sg.function([x, t], [loss, x @ w], backend="numba")
 xv = rng.normal(size=(6, 5)).astype("float32")
 tv = np.arange(6) % 3
 got = f(xv, tv)
+# numba's BLAS calls found scipy.linalg.cython_blas loaded alone (blas.py), not the package
+blas = "blas-alone" if "scipy.linalg" not in sys.modules else "scipy.linalg"
 ref = sg.function([x, t], [loss, x @ w], backend="python")(xv, tv)
 for a, b in zip(got, ref):
     np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
@@ -301,7 +303,7 @@ assert not g.cache_hit
 np.testing.assert_allclose(g(np.arange(3.0)), np.tanh(np.arange(3.0)) * k + 3)
 from backends.numba_cpu import runtime  # a kernel g's entry calls, compiled by an earlier process
 kernel = "kernel-cached" if not runtime.tanh_float64.stats.cache_misses else "kernel-compiled"
-print("HIT" if f.cache_hit else "MISS", "light" if light else "heavy", kernel)
+print("HIT" if f.cache_hit else "MISS", "light" if light else "heavy", kernel, blas)
 """
 
 
@@ -320,6 +322,20 @@ def test_a_warm_process_runs_cached_code_and_still_compiles_new_graphs(tmp_path)
     # the backend's kernels keep their own disk cache (a graph's module once took it away)
     assert [run[:2] for run in runs] == [["MISS", "light"], ["HIT", "light"]]
     assert runs[1][2] == "kernel-cached"
+    assert [run[3] for run in runs] == ["blas-alone", "blas-alone"]
+
+
+def test_blas_falls_back_to_the_ordinary_import(monkeypatch):
+    import importlib.util
+
+    from backends.numba_cpu import blas
+
+    monkeypatch.delitem(sys.modules, blas.CYTHON_BLAS)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # an odd install
+    blas._load_cython_blas()
+    assert blas.CYTHON_BLAS not in sys.modules  # left to numba's own import, unharmed
+    a = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(blas.blas_dot(a, a.T), a @ a.T)
 
 
 def test_backend_kernels_are_cached_under_the_backend_salt():

@@ -221,8 +221,10 @@ def generate(graph: Graph) -> Generated:
     for o in graph.outputs:
         fresh.append(not o.is_leaf and o.op.kind in FRESH and o not in seen)
         seen.add(o)
-    imports = ["bdim", "new_empty"] + sorted(names.functions.used)
+    imports = ["bdim", "new_empty"] + sorted(names.functions.used - {"blas_dot"})
     lines = [HEADER + f"from backends.numba_cpu.runtime import {', '.join(imports)}"]
+    if "blas_dot" in names.functions.used:
+        lines.append("from backends.numba_cpu.blas import blas_dot")
     if names.module:
         lines += [f"from backends.numba_cpu.kernels.control import "
                   f"{', '.join(sorted(names.imports))}", "from numba import njit", "",

@@ -32,27 +32,10 @@ except ImportError:  # pragma: no cover - depends on which branches are merged
 _HELPER = dict(cache=True, error_model="numpy")
 
 
-def blas_ready(a):
-    """`a` as BLAS takes it: C- or F-contiguous arrays as they are, others copied."""
-
-
-@overload(blas_ready)
-def _blas_ready(a):
-    if a.layout in "CF":
-        return lambda a: a
-    return lambda a: np.ascontiguousarray(a)
-
-
-# Cached wrappers of the NumPy functions generated code calls. numba compiles its own
-# implementation of np.dot or np.empty anew in every process that types a call to it
-# (~1.4 s for the three matrix products of an MLP step); a call to one of these is typed
-# once per machine and signature, then loaded from the disk cache.
-
-@njit(**_HELPER)
-def blas_dot(a, b):
-    """a @ b of two float matrices through BLAS (np.dot), `blas_ready` operands."""
-    return np.dot(blas_ready(a), blas_ready(b))
-
+# A cached wrapper of np.empty, which generated code calls: numba compiles its own
+# implementation anew in every process that types a call to it; a call to this is typed
+# once per machine and signature, then loaded from the disk cache (`blas.blas_dot` is the
+# same for np.dot).
 
 @njit(**_HELPER)
 def new_empty(size, dtype):
