@@ -22,6 +22,7 @@ from symgraph.api.base import as_variable, operands
 from symgraph.config import config
 from symgraph.dtypes import can_cast, is_python_scalar
 from symgraph.errors import DTypeError, ShapeError, SymgraphError
+from symgraph.rewrite import store
 from symgraph.graph import DeviceValue, Graph, Input, Node, SharedVariable, leaves, substitute
 from symgraph.verify import verify
 
@@ -143,7 +144,12 @@ def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
     chosen = get_backend(backend_name)
     # The NaN guard checks node by node, so it keeps ops unfused to name the culprit.
     passes = [p for p in PASSES if p is not rewrite.fuse] if check_nan else None
-    optimized = _optimize(graph, passes) if optimize else graph
+    if not optimize:
+        optimized = graph
+    elif passes is None:  # the standard passes: a graph compiled before is read back
+        optimized = store.optimized(graph, _optimize)
+    else:
+        optimized = _optimize(graph, passes)
     optimized.n_outputs = len(output_list)  # the rest are update values
     runner = _nan_guard(optimized) if check_nan else chosen.lower(optimized)
     return Function(inputs, len(output_list), single, [t for t, _ in pairs], graph,
@@ -171,8 +177,10 @@ class Function:
     """A compiled function: `f(*values)` returns an ndarray, or a list for several outputs.
 
     `.graph` is the optimized graph, `.unoptimized` the graph as written, `.source` the
-    generated code where the backend has some. Calls are thread-safe; calls of a function
-    with updates are serialized so each sees the state the previous one left.
+    generated code where the backend has some. `.cache_hit` is True when the backend's
+    machine code came from its cache, `.rewrite_cache_hit` when the optimized graph did
+    (docs/optimizer.md, Caching). Calls are thread-safe; calls of a function with updates
+    are serialized so each sees the state the previous one left.
     """
 
     def __init__(self, inputs: list[Input], n_outputs: int, single: bool,
@@ -188,10 +196,11 @@ class Function:
         self.backend = backend
         self.name = name
         self.source = getattr(runner, "source", None)
-        self.cache_hit = getattr(runner, "cache_hit", None)
         # The optimizer's rules that fired: {"simplify.mul_by_one": 2, "fuse.fused": 1, ...}
         self.rewrites: Counter = getattr(graph, "rewrites", Counter())
         self.cache_hit = getattr(runner, "cache_hit", None)
+        # Whether the optimized graph was read from the disk cache (None: not optimized).
+        self.rewrite_cache_hit: bool | None = getattr(graph, "from_cache", None)
         self._lock = threading.Lock() if update_targets else None
         self._fixed_targets = [(k, t) for k, t in enumerate(update_targets)
                                if any(d is not None for d in t.type.shape)]

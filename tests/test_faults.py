@@ -203,11 +203,13 @@ def test_full_disk_compiles_in_memory(fresh_cache, monkeypatch):
     import errno
 
     from backends.numba_cpu import cache
+    from symgraph import diskcache
 
     def no_space(path, data, replace, mode=0o666):  # the key file too: nothing can be written
         raise OSError(errno.ENOSPC, "No space left on device", path)
 
-    monkeypatch.setattr(cache, "_write_atomically", no_space)
+    monkeypatch.setattr(cache, "write_atomically", no_space)
+    monkeypatch.setattr(diskcache, "write_atomically", no_space)
     x = sg.vector("x", dtype="float64")
     with pytest.warns(UserWarning, match="No space left"):
         f = sg.function([x], x * 7 + 0.25, backend="numba")

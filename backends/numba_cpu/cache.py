@@ -27,7 +27,6 @@ import importlib.util
 import io
 import linecache
 import os
-import secrets
 import sys
 import threading
 import types
@@ -38,11 +37,11 @@ import numba
 
 import symgraph
 from symgraph.config import config
+from symgraph.diskcache import seal, secret, write_atomically
 from symgraph.graph import Graph, graph_hash
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _warned = False
-SECRET_NAME = "numba-cache.key"
 _keys: dict[str, bytes] = {}  # generated module's path -> the secret sealing its numba files
 
 
@@ -126,27 +125,6 @@ def cache_key(graph: Graph, source: str) -> str:
     return digest.hexdigest()[:40]
 
 
-def _write_atomically(path: str, data: str | bytes, replace: bool, mode: int = 0o666) -> None:
-    """Write `data` aside (a new file of `mode`, before the umask), then move it into place:
-    replacing what is there, or else linking it only where no file is there yet."""
-    temp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-    with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as handle:
-        handle.write(data.encode() if isinstance(data, str) else data)
-    try:
-        if replace:
-            os.replace(temp, path)
-            return
-        try:
-            os.link(temp, path)  # fails if another process got there first: keep theirs
-        except FileExistsError:
-            pass
-        except OSError:  # a file system without hard links
-            os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
-
-
 def ensure_file(path: str, text: str) -> str:
     """Make `path` hold `text`. Returns "valid" (it did already), "created" (it was
     missing) or "repaired" (it held a truncated, corrupt or foreign text)."""
@@ -163,7 +141,7 @@ def ensure_file(path: str, text: str) -> str:
             return "valid" if status == "created" and existing is not None else status
         if existing is not None:
             status = "repaired"  # never trust it, even when its own checksum holds
-        _write_atomically(path, text, replace=existing is not None)
+        write_atomically(path, text, replace=existing is not None)
         with open(path, encoding="utf-8") as handle:
             if handle.read() == text:
                 return status
@@ -261,30 +239,6 @@ def forget(path: str) -> None:
 
 # -- sealing numba's own cache files ----------------------------------------------------------
 
-def secret(root: str) -> bytes:
-    """This user's key for sealing numba's cache files: 32 random bytes in a file of mode 0600
-    in the cache root, created once (atomically: written aside, then linked into place).
-    Raises PermissionError for a key file another user owns or others can read."""
-    path = os.path.join(root, SECRET_NAME)
-    if not os.path.exists(path):  # another process may make one first: theirs is kept
-        os.makedirs(root, mode=0o700, exist_ok=True)
-        _write_atomically(path, secrets.token_bytes(32), replace=False, mode=0o600)
-    info = os.stat(path)
-    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o077):
-        raise PermissionError(f"{path} is owned by another user or readable by others, so the "
-                              "cache it keys is not trusted")
-    with open(path, "rb") as handle:
-        key = handle.read()
-    if len(key) != 32:
-        raise PermissionError(f"{path} is not a symgraph cache key (32 bytes); delete it")
-    return key
-
-
-def _seal_of(key: bytes, path: str, data: bytes) -> str:
-    name = os.path.basename(path).encode()
-    return hmac.new(key, name + b"\0" + data, hashlib.sha256).hexdigest()
-
-
 def _verify(key: bytes, path: str) -> None:
     """Delete numba's cache file `path` unless its seal matches its bytes (numba then finds
     no file and compiles)."""
@@ -298,7 +252,7 @@ def _verify(key: bytes, path: str) -> None:
             recorded = handle.read().strip()
     except (FileNotFoundError, UnicodeDecodeError):
         recorded = ""
-    if hmac.compare_digest(recorded, _seal_of(key, path, data)):
+    if hmac.compare_digest(recorded, seal(key, path, data)):
         return
     for stale in (path, f"{path}.seal"):
         with contextlib.suppress(FileNotFoundError):
@@ -339,7 +293,7 @@ def guard(dispatcher: Any) -> None:
         data = buffer.getvalue()
         with open_for_write(path) as handle:
             handle.write(data)
-        _write_atomically(f"{path}.seal", _seal_of(key, path, data), replace=True)
+        write_atomically(f"{path}.seal", seal(key, path, data), replace=True)
 
     files._load_index = checked_load_index
     files._load_data = checked_load_data
