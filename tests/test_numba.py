@@ -131,6 +131,25 @@ def test_gradients_through_broadcasting_use_sum_to(rng):
                                                    rng.standard_normal((1, 3))], backend="numba")
 
 
+def test_sum_to_a_run_time_shape_equal_or_broadcast(rng):
+    # The batch dimension of `m` is unknown to the optimizer, so sum_to stays: at run time
+    # it is either the gradient's own shape (a copy) or a broadcast one (a sum).
+    x = sg.matrix("x", dtype="float32")
+    m = sg.matrix("m", dtype="float32")
+    g = sg.grad(sg.sum(sg.tanh(x * m) * 3), [x, m])
+    f = sg.function([x, m], g, backend="numba")
+    ref = sg.function([x, m], g, backend="python")
+    assert "sum_to" in str(f.graph) and ".copy()" in f.source
+    for xs, ms in [((5, 4), (5, 4)), ((1, 4), (5, 4)), ((5, 4), (1, 4)), ((5, 1), (1, 4))]:
+        xv = rng.standard_normal(xs).astype("float32")
+        mv = rng.standard_normal(ms).astype("float32")
+        got = f(xv, mv)
+        for a, b in zip(got, ref(xv, mv)):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)
+        assert not np.shares_memory(got[0], got[1])
+
+
 def test_shape_and_views(rng):
     x = rng.standard_normal((3, 1, 4))
     check_against_numpy(lambda a: sg.expand_dims(a, (0, 3)) * 1,

@@ -142,4 +142,10 @@ def lower_sum_to(node: Node, names) -> list[str]:
     for j in reversed(range(g_node.ndim)):
         body = [f"for {v}_i{j} in range({g}.shape[{j}]):"] + indent(body, 1)
     result = f"{v}_acc" if acc_dtype == dtype else f"{v}_acc.astype(np.{dtype})"
-    return lines + body + [f"{v} = {result}"]
+    if lead or not rank or g_node.dtype != dtype:
+        return lines + body + [f"{v} = {result}"]
+    # The usual case in a gradient: the shape is the gradient's own (a batch dimension
+    # the optimizer could not prove equal), so there is nothing to sum: copy it.
+    same = " and ".join(f"{v}_d{p} == {g}.shape[{p}]" for p in range(rank))
+    return (lines[:4 * rank] + [f"if {same}:", f"    {v} = {g}.copy()", "else:"]
+            + indent(lines[4 * rank:] + body + [f"{v} = {result}"], 1))
