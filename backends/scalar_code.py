@@ -12,6 +12,8 @@ to the dtype NumPy's ufunc loop computes in: the output dtype for arithmetic, th
 input dtype for comparisons. Function names in the ops' `scalar` templates (`math.exp`,
 `sigmoid`, `maximum`) are offered to the target's `functions(name, dtype)` resolver, which
 returns the name of a faster or more exact replacement, or None to keep the template's.
+A resolver's `typed` names (optional) return their argument's dtype, so a call to one is
+not cast again.
 """
 
 from __future__ import annotations
@@ -104,7 +106,22 @@ def render_op(op: Elemwise, args: Sequence[str], dtypes: Sequence[str], out: str
     if is_float(out) and compute == out and _ARITHMETIC.match(op.scalar) and not any(
             s in op.scalar for s in ("//", "**")):
         return f"({expr})"
+    if compute == out and _called(expr) in getattr(functions, "typed", ()):
+        return expr  # the resolver's function returns its argument's dtype: no cast
     return f"np.{out}({expr})"
+
+
+def _called(expr: str) -> str | None:
+    """The function's name when `expr` is one call, `name(...)`, and nothing else."""
+    name, paren, _ = expr.partition("(")
+    if not paren or not name.isidentifier() or not expr.endswith(")"):
+        return None
+    depth = 0
+    for k, char in enumerate(expr):
+        depth += (char == "(") - (char == ")")
+        if depth == 0 and char == ")" and k < len(expr) - 1:
+            return None  # `f(a) + g(b)`: the first call closes before the end
+    return name
 
 
 def render(program: Sequence, outputs: Sequence[int], inputs: Sequence[str],

@@ -229,3 +229,17 @@ def test_lookup_table_is_complete() -> None:
     assert set(vecmath.FUNCTIONS) == {(n, d) for n in NAMES for d in DTYPES}
     for (name, dtype), fn in vecmath.FUNCTIONS.items():
         assert getattr(vecmath, f"{name}_f{dtype[-2:]}") is fn
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_function_returns_its_arguments_dtype(dtype: str) -> None:
+    # Generated code does not cast their results (runtime.Functions.typed): a float64
+    # result would silently widen the rest of a float32 loop.
+    from backends.numba_cpu import runtime
+
+    for name in NAMES:
+        wrapper = getattr(runtime, f"{name}_{dtype}")
+        assert f"{name}_{dtype}" in runtime.Functions.typed
+        wrapper(np.dtype(dtype).type(0.5))
+        (signature,) = wrapper.nopython_signatures
+        assert str(signature.return_type) == dtype, (name, signature)

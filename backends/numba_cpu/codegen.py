@@ -229,14 +229,44 @@ def generate(graph: Graph) -> Generated:
         lines += [f"from backends.numba_cpu.kernels.control import "
                   f"{', '.join(sorted(names.imports))}", "from numba import njit", "",
                   "CACHE = not __file__.startswith(\"<\")  # numba caches real files only"]
+    code = list(names.module) + [f"def entry({', '.join(params)}):"]
+    code += ["    " + line if line else "" for line in body]
+    code.append(f"    return ({''.join(name + ', ' for name in outputs)})")
+    code, literals = hoist_literals(code)
+    if literals:
+        lines += ["", "# Typed literals, as globals: numba reads a global's value at compile time, "
+                  "where", "# each np.float32(0.5) in a function would be typed as a call."]
+        lines += literals
     lines += ["", "# The graph:"]
     lines += ["#   " + line for line in listing(graph).splitlines()]
-    lines += ["", ""] + names.module
-    lines += [f"def entry({', '.join(params)}):"]
-    lines += ["    " + line if line else "" for line in body]
-    lines.append(f"    return ({''.join(name + ', ' for name in outputs)})")
+    lines += ["", ""] + code
     lines += ["", ""] + _runner_source(graph, names, shared, const_names)
     return Generated("\n".join(lines) + "\n", shared, used, tuple(fresh))
+
+
+# `np.float32(0.5)`, `np.int64(784)`, `np.float64(-np.inf)`: a typed literal.
+_LITERAL = re.compile(r"\bnp\.((?:float|u?int)(?:8|16|32|64))"
+                      r"\((-?(?:np\.nan|np\.inf|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?))\)")
+
+
+def hoist_literals(code: list[str]) -> tuple[list[str], list[str]]:
+    """Each distinct typed literal of `code` as a module global `_c{j}`, declared once.
+
+    numba types a call such as `np.float32(0.5)` like any call (~1 ms each), and a fused
+    chain has hundreds of them, in two copies of each loop; a global holding the NumPy
+    scalar is a typed constant of the same value. Lines with strings (error messages) and
+    comments are left as they are. Returns (code, declarations)."""
+    found: dict[str, str] = {}
+
+    def hoist(match: re.Match) -> str:
+        text = match.group(0)
+        if text not in found:
+            found[text] = f"_c{len(found)}"
+        return found[text]
+
+    out = [line if '"' in line or "'" in line or line.lstrip().startswith("#")
+           else _LITERAL.sub(hoist, line) for line in code]
+    return out, [f"{name} = {text}" for text, name in found.items()]
 
 
 def _loop_leaves(graph: Graph) -> set[Node]:

@@ -152,7 +152,11 @@ def power_int(x, y):
 
 
 class Functions:
-    """The CPU resolver for scalar_code: records which helper names a module imports."""
+    """The CPU resolver for scalar_code: records which helper names a module imports.
+    `typed`: the vectorizable functions, which return their argument's dtype (scalar_code
+    then does not cast their result; tests/test_vecmath.py checks the claim)."""
+
+    typed = frozenset(f"{name}_{dtype}" for name, dtype in _VECMATH)
 
     def __init__(self) -> None:
         self.used: set[str] = set()
