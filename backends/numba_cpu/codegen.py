@@ -221,10 +221,15 @@ def generate(graph: Graph) -> Generated:
     for o in graph.outputs:
         fresh.append(not o.is_leaf and o.op.kind in FRESH and o not in seen)
         seen.add(o)
-    imports = ["bdim", "new_empty"] + sorted(names.functions.used - {"blas_dot"})
+    # Helpers some graphs need live in their own modules, imported only by those graphs.
+    apart = {name: "blas" for name in names.functions.used if name == "blas_dot"}
+    apart.update({name: "kernels.philox" for name in names.functions.used
+                  if name.startswith("draw_")})
+    imports = ["bdim", "new_empty"] + sorted(names.functions.used - set(apart))
     lines = [HEADER + f"from backends.numba_cpu.runtime import {', '.join(imports)}"]
-    if "blas_dot" in names.functions.used:
-        lines.append("from backends.numba_cpu.blas import blas_dot")
+    for module in sorted(set(apart.values())):
+        found = sorted(name for name, where in apart.items() if where == module)
+        lines.append(f"from backends.numba_cpu.{module} import {', '.join(found)}")
     if names.module:
         lines += [f"from backends.numba_cpu.kernels.control import "
                   f"{', '.join(sorted(names.imports))}", "from numba import njit", "",

@@ -1,6 +1,7 @@
 """Small numba helpers the generated modules import: layout tests, broadcasting, the
-scalar functions that elementwise templates name (`maximum`, `sigmoid`, vectorizable math),
-and the random draws of `kernels/philox.py`.
+scalar functions that elementwise templates name (`maximum`, `sigmoid`, vectorizable math).
+Generated modules import the random draws from `kernels/philox.py` and matrix products from
+`blas.py` themselves, so graphs without them do not load those.
 
 `functions(name, dtype)` is the CPU resolver given to `backends.scalar_code.render`: it maps
 a template's function to the fastest exact-enough version here — the vectorizable ones of
@@ -16,9 +17,6 @@ from numba import njit
 from numba.extending import overload
 
 from backends.numba_cpu.memory import advise_huge  # noqa: F401
-from backends.numba_cpu.kernels.philox import (  # noqa: F401
-    draw_integers, draw_normal_float32, draw_normal_float64, draw_uniform_float32,
-    draw_uniform_float64)
 from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows, renamed,  # noqa: F401
                                        logsumexp_rows, matmul_loop, softmax_rows)
 from symgraph.errors import SymgraphError
