@@ -22,8 +22,8 @@ from symgraph.api.base import as_variable, operands
 from symgraph.config import config
 from symgraph.dtypes import can_cast, is_python_scalar
 from symgraph.errors import DTypeError, ShapeError, SymgraphError
-from symgraph.rewrite import store
 from symgraph.graph import DeviceValue, Graph, Input, Node, SharedVariable, leaves, substitute
+from symgraph.rewrite import store
 from symgraph.verify import verify
 
 Pass = Callable[[Graph], Graph]
