@@ -33,7 +33,9 @@ from symgraph.interpret import evaluate
 # np.dot on a strided view copies it first; that is our choice, not the user's concern.
 warnings.filterwarnings("ignore", category=numba_errors.NumbaPerformanceWarning,
                         module=r".*sg_[0-9a-f]{40}")
-_FLAGS = dict(error_model="numpy", nogil=True)  # NumPy's division by zero; no fastmath
+# NumPy's division by zero; no fastmath. No C-callable wrapper (numba makes one per
+# function for `cfunc` use, which nothing here needs): less for LLVM to compile.
+_FLAGS = dict(error_model="numpy", nogil=True, no_cfunc_wrapper=True)
 # Module name -> (module, entry, entry_parallel): graphs already compiled in this process.
 _compiled: dict[str, tuple[Any, Any, Any]] = {}
 _lock = threading.Lock()

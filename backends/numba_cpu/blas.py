@@ -49,7 +49,7 @@ def _load_cython_blas() -> None:
 
 _load_cython_blas()
 
-_HELPER = dict(cache=True, error_model="numpy")
+_HELPER = dict(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 
 
 def blas_ready(a):

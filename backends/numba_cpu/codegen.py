@@ -191,7 +191,7 @@ def generate_function(graph: Graph, name: str, names: Names) -> list[str]:
 
 
 # Inner functions: compiled by numba where they are defined; cached only in a real file.
-FUNCTION_DECORATOR = "@njit(error_model=\"numpy\", nogil=True, cache=CACHE)"
+FUNCTION_DECORATOR = "@njit(error_model=\"numpy\", nogil=True, no_cfunc_wrapper=True, cache=CACHE)"
 
 
 def generate(graph: Graph) -> Generated:

@@ -41,7 +41,7 @@ def advise_huge(a):
     return a
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def _advise_range(address, nbytes):
     """The huge-page hint for the bytes [address, address + nbytes), whole pages only."""
     if _HAS_MADVISE and nbytes >= _HUGE_BYTES:

@@ -19,7 +19,7 @@ from numba.extending import intrinsic, overload
 from backends.numba_cpu.memory import advise_huge
 from backends.numba_cpu.vecmath import FUNCTIONS as VECMATH
 
-_FLAGS = dict(cache=True, error_model="numpy", nogil=True)
+_FLAGS = dict(cache=True, error_model="numpy", nogil=True, no_cfunc_wrapper=True)
 
 
 def vexp(x):
@@ -95,7 +95,7 @@ def _row_shift(row):
     return value if np.isfinite(value) else zero
 
 
-@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"}, no_cfunc_wrapper=True)
 def _sum(terms):
     """Sum of a row, reassociated so LLVM adds 8 lanes at a time (vector partial sums:
     more accurate than one running total, and the same for every call on the same row).
@@ -114,14 +114,14 @@ def _exp_terms(row, shift, terms):
     return _sum(terms)
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True, no_cfunc_wrapper=True)
 def _exp(x):
     """vexp as a call: LLVM inlines it into `_exp_sum`'s loop, but its instructions keep
     their own (strict) flags instead of taking the caller's `reassoc`."""
     return vexp(x)
 
 
-@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"}, no_cfunc_wrapper=True)
 def _exp_sum(row, shift):
     """The sum of exp(row[j] - shift) in one vectorized pass, no buffer: only the sum is
     reassociated (as in `_sum`), the exponentials are computed exactly as elsewhere."""

@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - depends on which branches are merged
     _VECMATH = {}
 
 # Small helpers: LLVM inlines them; numba compiles each once per signature and caches it.
-_HELPER = dict(cache=True, error_model="numpy")
+_HELPER = dict(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 
 
 # A cached wrapper of np.empty, which generated code calls: numba compiles its own

@@ -24,7 +24,7 @@ from numba.extending import overload
 from backends.numba_cpu.kernels.loops import error_message
 from symgraph.graph import Graph, Node
 
-_HELPER = dict(cache=True, error_model="numpy")
+_HELPER = dict(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 
 
 def contiguous(a):

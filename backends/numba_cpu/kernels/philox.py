@@ -25,7 +25,7 @@ from numba import njit, types
 from numba.extending import intrinsic
 from numba.np.random import _constants as tables
 
-_HELPER = dict(cache=True, error_model="numpy")
+_HELPER = dict(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 # The bit generator and the normal algorithms are inlined into each draw loop: as separate
 # functions, 1M float64 draws took 10 ms (uniform) and 19 ms (normal); inlined, 3.9 and
 # 12 ms, against 6.3 and 12 ms through numba's own Generator (process time, this machine).
