@@ -127,25 +127,25 @@ def lower_sum_to(node: Node, names) -> list[str]:
     dtype = node.type.dtype
     acc_dtype = "float64" if dtype == "float32" else dtype
     message = error_message(node, "cannot sum a gradient to a shape it does not broadcast to")
-    lines = []
+    checks = []
     for p in range(rank):
         d = f"{v}_d{p}"
-        lines += [f"{d} = {shape}[{p}]",
-                  f"if {d} != {g}.shape[{lead + p}] and {d} != 1:",
-                  f"    raise ShapeError({message})",
-                  f"{v}_m{p} = min({d} - 1, 1)"]
+        checks += [f"{d} = {shape}[{p}]",
+                   f"if {d} != {g}.shape[{lead + p}] and {d} != 1:",
+                   f"    raise ShapeError({message})",
+                   f"{v}_m{p} = min({d} - 1, 1)"]
     dims = [f"{v}_d{p}" for p in range(rank)]
-    lines += filled_array(f"{v}_acc", dims, "0", acc_dtype)
+    summed = filled_array(f"{v}_acc", dims, "0", acc_dtype)
     target = ", ".join(f"{v}_i{lead + p} * {v}_m{p}" for p in range(rank)) or "()"
     source = ", ".join(f"{v}_i{j}" for j in range(g_node.ndim)) or "()"
     body = [f"{v}_acc[{target}] += {cast(f'{g}[{source}]', dtype, acc_dtype)}"]
     for j in reversed(range(g_node.ndim)):
         body = [f"for {v}_i{j} in range({g}.shape[{j}]):"] + indent(body, 1)
     result = f"{v}_acc" if acc_dtype == dtype else f"{v}_acc.astype(np.{dtype})"
+    summed += body + [f"{v} = {result}"]
     if lead or not rank or g_node.dtype != dtype:
-        return lines + body + [f"{v} = {result}"]
+        return checks + summed
     # The usual case in a gradient: the shape is the gradient's own (a batch dimension
     # the optimizer could not prove equal), so there is nothing to sum: copy it.
     same = " and ".join(f"{v}_d{p} == {g}.shape[{p}]" for p in range(rank))
-    return (lines[:4 * rank] + [f"if {same}:", f"    {v} = {g}.copy()", "else:"]
-            + indent(lines[4 * rank:] + body + [f"{v} = {result}"], 1))
+    return checks + [f"if {same}:", f"    {v} = {g}.copy()", "else:"] + indent(summed, 1)
