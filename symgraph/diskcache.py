@@ -1,8 +1,9 @@
 """Files under `config.cache_dir` that must survive crashes, races and tampering.
 
-Three small tools the caches share (the optimized graphs of `symgraph/rewrite/store.py`,
+Small tools the caches share (the optimized graphs of `symgraph/rewrite/store.py`,
 the numba backend's generated modules and machine code):
 
+- `source_salt`: a stamp of the code a cache entry depends on.
 - `write_atomically`: a file appears whole or not at all. It is written under a temporary
   name, then linked (first writer wins) or renamed (replace) into place.
 - `secret`: this user's key, 32 random bytes in `{cache_dir}/numba-cache.key` (mode 0600).
@@ -18,9 +19,20 @@ import hmac
 import os
 import secrets
 import threading
+from typing import Iterable
 
 SECRET_NAME = "numba-cache.key"  # its first user named it; kept so existing caches stay valid
 SEAL_SIZE = 64  # hex digits of an HMAC-SHA256
+
+
+def source_salt(versions: str, paths: Iterable[str]) -> str:
+    """A hash of `versions` and the text of every file in `paths`: a cache stamped with it
+    goes stale when any of that code changes, not only when a version does."""
+    digest = hashlib.sha256(versions.encode())
+    for path in paths:
+        with open(path, "rb") as handle:
+            digest.update(handle.read())
+    return digest.hexdigest()
 
 
 def write_atomically(path: str, data: str | bytes, replace: bool, mode: int = 0o666) -> None:

@@ -37,7 +37,7 @@ import numba
 
 import symgraph
 from symgraph.config import config
-from symgraph.diskcache import seal, secret, write_atomically
+from symgraph.diskcache import seal, secret, source_salt, write_atomically
 from symgraph.graph import Graph, graph_hash
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,13 +47,9 @@ _keys: dict[str, bytes] = {}  # generated module's path -> the secret sealing it
 
 def _backend_salt() -> str:
     """Versions, and the text of every file that shapes the generated code."""
-    digest = hashlib.sha256(f"{numba.__version__} {symgraph.__version__} {sys.version}".encode())
     files = sorted(glob.glob(os.path.join(_HERE, "**", "*.py"), recursive=True))
     files.append(os.path.join(os.path.dirname(_HERE), "scalar_code.py"))
-    for path in files:
-        with open(path, "rb") as handle:
-            digest.update(handle.read())
-    return digest.hexdigest()
+    return source_salt(f"{numba.__version__} {symgraph.__version__} {sys.version}", files)
 
 
 SALT = _backend_salt()

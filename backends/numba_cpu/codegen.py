@@ -221,15 +221,11 @@ def generate(graph: Graph) -> Generated:
     for o in graph.outputs:
         fresh.append(not o.is_leaf and o.op.kind in FRESH and o not in seen)
         seen.add(o)
-    # Helpers some graphs need live in their own modules, imported only by those graphs.
-    apart = {name: "blas" for name in names.functions.used if name == "blas_dot"}
-    apart.update({name: "kernels.philox" for name in names.functions.used
-                  if name.startswith("draw_")})
-    imports = ["bdim", "new_empty"] + sorted(names.functions.used - set(apart))
-    lines = [HEADER + f"from backends.numba_cpu.runtime import {', '.join(imports)}"]
-    for module in sorted(set(apart.values())):
-        found = sorted(name for name, where in apart.items() if where == module)
-        lines.append(f"from backends.numba_cpu.{module} import {', '.join(found)}")
+    homes: dict[str, list[str]] = {}
+    for name in ["bdim", "new_empty"] + sorted(names.functions.used):
+        homes.setdefault(_home(name), []).append(name)
+    lines = [HEADER + "\n".join(f"from backends.numba_cpu.{module} import {', '.join(found)}"
+                                 for module, found in homes.items())]
     if names.module:
         lines += [f"from backends.numba_cpu.kernels.control import "
                   f"{', '.join(sorted(names.imports))}", "from numba import njit", "",
@@ -247,6 +243,14 @@ def generate(graph: Graph) -> Generated:
     lines += ["", ""] + code
     lines += ["", ""] + _runner_source(graph, names, shared, const_names)
     return Generated("\n".join(lines) + "\n", shared, used, tuple(fresh))
+
+
+def _home(name: str) -> str:
+    """The module a helper is imported from: those only some graphs need live apart, so
+    the others never load them."""
+    if name == "blas_dot":
+        return "blas"
+    return "kernels.philox" if name.startswith("draw_") else "runtime"
 
 
 # `np.float32(0.5)`, `np.int64(784)`, `np.float64(-np.inf)`: a typed literal.

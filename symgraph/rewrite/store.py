@@ -34,7 +34,7 @@ import numpy as np
 
 import symgraph
 from symgraph.config import config
-from symgraph.diskcache import read_sealed, secret, write_sealed
+from symgraph.diskcache import read_sealed, secret, source_salt, write_sealed
 from symgraph.graph import Constant, Graph, Input, Node, SharedVariable, graph_hash
 
 log = logging.getLogger("symgraph.store")
@@ -108,13 +108,9 @@ def _leaves(graph: Graph) -> Iterator[Node]:
 @functools.lru_cache(maxsize=1)
 def _salt() -> str:
     """Versions, and the text of every symgraph source file (ops, rules, passes)."""
-    digest = hashlib.sha256(
-        f"{symgraph.__version__} {np.__version__} {sys.version}".encode())
     here = os.path.dirname(os.path.abspath(symgraph.__file__))
-    for path in sorted(glob.glob(os.path.join(here, "**", "*.py"), recursive=True)):
-        with open(path, "rb") as handle:
-            digest.update(handle.read())
-    return digest.hexdigest()
+    files = sorted(glob.glob(os.path.join(here, "**", "*.py"), recursive=True))
+    return source_salt(f"{symgraph.__version__} {np.__version__} {sys.version}", files)
 
 
 def _key(graph: Graph, external: list[Node]) -> str:
