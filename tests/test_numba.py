@@ -344,6 +344,33 @@ def test_a_warm_process_runs_cached_code_and_still_compiles_new_graphs(tmp_path)
     assert [run[3] for run in runs] == ["blas-alone", "blas-alone"]
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_blas_dot_reads_every_layout_or_copies_it(dtype, rng):
+    # gemm reads each operand in place where one of its axes is contiguous (either order,
+    # any leading dimension); other views are copied; empty products need no BLAS at all
+    from backends.numba_cpu.blas import as_any, blas_dot
+    import numba
+
+    @numba.njit
+    def product(a, b):  # as generated code calls it
+        return blas_dot(as_any(a), as_any(b))
+
+    a = rng.standard_normal((7, 5)).astype(dtype)
+    b = rng.standard_normal((5, 4)).astype(dtype)
+    cases = [(a, b), (np.asfortranarray(a), b), (a, np.asfortranarray(b)), (a[::2], b),
+             (a[:, ::2], b[::2]), (a[:1], b), (a[:, :1], b[:1]), (a[:0], b), (a[:, :0], b[:0]),
+             (np.broadcast_to(a[:1], (3, 5)), b), (a[::-1], b[:, ::-1]), (b.T, a.T),
+             (a[:, :1].T, a[:, :1]), (a[1:6, 1:4], b[1:4, :2])]
+    for x, y in cases:
+        got = product(x, y)
+        expected = x.astype(np.float64) @ y.astype(np.float64)
+        assert got.dtype == dtype and got.shape == expected.shape and got.flags.c_contiguous
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    # one compile per dtype, whatever the layouts (read-only operands are typed apart)
+    writable = [sig for sig in blas_dot.signatures if all(t.mutable for t in sig)]
+    assert len(writable) <= 2
+
+
 def test_blas_falls_back_to_the_ordinary_import(monkeypatch):
     import importlib.util
 
@@ -352,7 +379,9 @@ def test_blas_falls_back_to_the_ordinary_import(monkeypatch):
     monkeypatch.delitem(sys.modules, blas.CYTHON_BLAS)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # an odd install
     blas._load_cython_blas()
-    assert blas.CYTHON_BLAS not in sys.modules  # left to numba's own import, unharmed
+    assert blas.CYTHON_BLAS not in sys.modules  # left to the ordinary import, unharmed
+    blas._register_gemm()  # which the fallback then does
+    assert blas.CYTHON_BLAS in sys.modules
     a = np.arange(6.0).reshape(2, 3)
     np.testing.assert_array_equal(blas.blas_dot(a, a.T), a @ a.T)
 
@@ -395,12 +424,14 @@ def test_large_fused_outputs_get_the_huge_page_hint_and_stay_correct(size, rng):
     from backends.numba_cpu import runtime
     x = sg.vector("x", dtype="float64")
     f = sg.function([x], sg.tanh(x) * 2 + 1, backend="numba")
-    assert "advise_huge(new_empty(" in f.source
+    assert "new_empty(" in f.source  # which gives the hint, for arrays of 4 MiB and more
     values = rng.uniform(-3, 3, size)
     out = f(values)
     np.testing.assert_allclose(out, np.tanh(values) * 2 + 1, rtol=1e-14, atol=1e-14)
     hinted = runtime.advise_huge(np.empty(size))     # returns its argument, untouched
     assert hinted.shape == (size,) and hinted.dtype == np.float64
+    fresh = runtime.new_empty(size, np.float32)
+    assert fresh.shape == (size,) and fresh.dtype == np.float32 and fresh.flags.c_contiguous
 
 
 def test_parallel_entry_agrees_with_the_serial_one_on_loops_reductions_and_rows(rng,

@@ -248,7 +248,7 @@ def generate(graph: Graph) -> Generated:
 def _home(name: str) -> str:
     """The module a helper is imported from: those only some graphs need live apart, so
     the others never load them."""
-    if name == "blas_dot":
+    if name in ("blas_dot", "as_any"):
         return "blas"
     return "kernels.philox" if name.startswith("draw_") else "runtime"
 

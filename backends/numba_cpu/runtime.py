@@ -32,13 +32,14 @@ _HELPER = dict(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 
 # A cached wrapper of np.empty, which generated code calls: numba compiles its own
 # implementation anew in every process that types a call to it; a call to this is typed
-# once per machine and signature, then loaded from the disk cache (`blas.blas_dot` is the
-# same for np.dot).
+# once per machine and signature, then loaded from the disk cache.
 
 @njit(**_HELPER)
 def new_empty(size, dtype):
-    """np.empty(size, dtype): a new 1-d array (generated code reshapes it)."""
-    return np.empty(size, dtype)
+    """np.empty(size, dtype): a new 1-d array (generated code reshapes it), with the
+    huge-page hint where it is large (`memory.advise_huge`). Here, not at each use: every
+    inlined call made numba re-scan the whole entry function."""
+    return advise_huge(np.empty(size, dtype))
 
 
 def reshape_any(a, shape):

@@ -67,8 +67,7 @@ def lower_fused(node: Node, names) -> list[str]:
                                             for k, p in enumerate(operands)])
             lines += sub.setup()
             dims = sub.dims
-        lines.append(f"{name} = advise_huge({new_array(dims, t.dtype)})")
-        names.functions.used.add("advise_huge")
+        lines.append(f"{name} = {new_array(dims, t.dtype)}")
         targets.append((name, Operand(name, t.dtype, t.shape, "array"), full))
 
     def full_index(o: int, target: Operand) -> str:

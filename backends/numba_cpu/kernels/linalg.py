@@ -37,8 +37,8 @@ def lower_matmul(node: Node, names) -> list[str]:
     lines += [f"if {v}_a.shape[-1] != {v}_b.shape[-2]:", f"    raise ShapeError({message})",
               f"{v}_n = {v}_a.shape[-2]", f"{v}_m = {v}_b.shape[-1]"]
     if floats:
-        names.functions.used.add("blas_dot")
-        product = "blas_dot({0}, {1})"
+        names.functions.used.update(("blas_dot", "as_any"))  # one compile per dtype
+        product = "blas_dot(as_any({0}), as_any({1}))"
     else:
         names.functions.used.add("matmul_loop")
         product = f"matmul_loop({{0}}, {{1}}, {new_array([f'{v}_n', f'{v}_m'], acc)})"
