@@ -371,19 +371,48 @@ def test_blas_dot_reads_every_layout_or_copies_it(dtype, rng):
     assert len(writable) <= 2
 
 
-def test_blas_falls_back_to_the_ordinary_import(monkeypatch):
+def test_scipy_blas_falls_back_to_the_ordinary_import(monkeypatch):
     import importlib.util
 
     from backends.numba_cpu import blas
 
+    alone = blas._scipy_gemm()
     monkeypatch.delitem(sys.modules, blas.CYTHON_BLAS)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # an odd install
     blas._load_cython_blas()
     assert blas.CYTHON_BLAS not in sys.modules  # left to the ordinary import, unharmed
-    blas._register_gemm()  # which the fallback then does
+    assert blas._scipy_gemm() == alone  # which finds the same functions
     assert blas.CYTHON_BLAS in sys.modules
-    a = np.arange(6.0).reshape(2, 3)
-    np.testing.assert_array_equal(blas.blas_dot(a, a.T), a @ a.T)
+
+
+BLAS_SCRIPT = """
+import numpy as np, symgraph as sg
+from backends.numba_cpu import blas
+rng = np.random.default_rng(0)
+for dtype in ("float32", "float64"):
+    a, b = sg.matrix("a", dtype=dtype), sg.matrix("b", dtype=dtype)
+    f = sg.function([a, b], [a @ b, a.T @ b.T], backend="numba")
+    x = rng.standard_normal((33, 17)).astype(dtype)
+    y = rng.standard_normal((17, 33)).astype(dtype)
+    for got, want in zip(f(x, y), [x @ y, x.T @ y.T]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+print(blas.PROVIDER, blas._numpy_gemm() is not None)
+"""
+
+
+def test_gemm_of_either_blas_runs_the_same_cached_code(tmp_path):
+    # NumPy's bundled OpenBLAS (64-bit ints) where there is one, SciPy's (32-bit ints) on
+    # request: compiled code is the same for both, so each process may load the other's
+    env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(tmp_path), PYTHONPATH=ROOT)
+    runs = []
+    for choice in ("scipy", "", "scipy"):
+        env["SYMGRAPH_BLAS"] = choice
+        proc = subprocess.run([sys.executable, "-c", BLAS_SCRIPT], env=env, cwd=ROOT,
+                              text=True, capture_output=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        runs.append(proc.stdout.split())
+    assert runs[0][0] == runs[2][0] == "scipy"
+    assert runs[1][0] == ("numpy" if runs[1][1] == "True" else "scipy")
 
 
 def test_backend_kernels_are_cached_under_the_backend_salt():

@@ -1,27 +1,31 @@
-"""`blas_dot`: float matrix products through SciPy's BLAS, called directly.
+"""`blas_dot`: float matrix products through BLAS ?gemm, called directly.
 
 Why not numba's `np.dot`: its implementation is a chain of numba functions (layout checks,
 np.empty, np.zeros, the call) that numba compiles anew for every pair of operand layouts,
 and that every caller's machine code then carries: ~1.7 s of a cold compile of the MLP step
-for its three products. `blas_dot` is one small function per dtype and layout pair: it picks
-how BLAS reads each operand from its strides and calls ?gemm itself.
+for its three products. `blas_dot` is one small function per dtype: generated code passes
+its operands through `as_any`, and it picks how BLAS reads each one from its strides.
 
-How the call works: SciPy's Cython module `scipy.linalg.cython_blas` exports sgemm and dgemm
-as C function pointers. This module registers their addresses with LLVM under fixed names
-(`_SYMBOLS`) when it is imported, and the compiled code calls those names: numba's disk cache
-keeps the name, not a process's address, so cached code links to the BLAS of the process that
-loads it.
+Which BLAS: the OpenBLAS that NumPy's wheel bundles, where there is one, so that a product
+costs what NumPy's `@` does (SciPy's wheel bundles its own, an older build that took 7% longer
+on the MLP step's products); otherwise, or with `SYMGRAPH_BLAS=scipy`, SciPy's, from its
+Cython module `scipy.linalg.cython_blas`. This module registers the functions' addresses
+with LLVM under fixed names (`_SYMBOLS`) when it is imported, and compiled code calls those
+names: numba's disk cache keeps the name, not a process's address, and the call is the same
+for both (see `_gemm`).
 
-Imported the ordinary way, `scipy.linalg.cython_blas` first runs `scipy/linalg/__init__.py`,
-which imports most of SciPy (~0.15 s, a third of a warm start of the MLP step). The extension
-module needs none of it, so this module loads that one file and registers it under its name.
-Any surprise in SciPy's layout falls back to the ordinary import; a later
+`scipy.linalg.cython_blas` imported the ordinary way first runs `scipy/linalg/__init__.py`,
+which imports most of SciPy (~0.15 s, a third of a warm start of the MLP step), and numba
+imports it when it loads its array math, to check that BLAS is there. The extension module
+needs none of that, so this module loads that one file (~3 ms) and registers it under its
+name. Any surprise in SciPy's layout falls back to the ordinary import; a later
 `import scipy.linalg` by the user works as usual and reuses the loaded module.
 """
 
 from __future__ import annotations
 
 import ctypes
+import glob
 import importlib
 import importlib.machinery
 import importlib.util
@@ -39,8 +43,10 @@ from symgraph.errors import SymgraphError
 
 CYTHON_BLAS = "scipy.linalg.cython_blas"
 # The names compiled code calls ?gemm by, for each float dtype.
-_SYMBOLS = {"float32": ("sgemm", "symgraph_sgemm"), "float64": ("dgemm", "symgraph_dgemm")}
-_INT32_MAX = 2**31 - 1  # BLAS takes its sizes as C ints
+_SYMBOLS = {"float32": "symgraph_sgemm", "float64": "symgraph_dgemm"}
+# NumPy's wheels bundle an OpenBLAS whose Fortran gemm has these names (64-bit ints).
+_NUMPY_NAMES = {"float32": "scipy_sgemm_64_", "float64": "scipy_dgemm_64_"}
+_INT32_MAX = 2**31 - 1  # SciPy's BLAS takes its sizes as C ints
 
 
 def _load_cython_blas() -> None:
@@ -60,8 +66,8 @@ def _load_cython_blas() -> None:
         module = importlib.util.module_from_spec(
             importlib.util.spec_from_file_location(CYTHON_BLAS, path, loader=loader))
         loader.exec_module(module)
-        module.__pyx_capi__["dgemm"]  # what _register_gemm will look up
-    except Exception:  # noqa: BLE001 - any surprise: the ordinary import, in _register_gemm
+        module.__pyx_capi__["dgemm"]  # what _scipy_gemm will look up
+    except Exception:  # noqa: BLE001 - any surprise: the ordinary import, in _scipy_gemm
         return
     sys.modules[CYTHON_BLAS] = module
 
@@ -76,53 +82,83 @@ def _capsule_address(capsule) -> int:
     return api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule))
 
 
-def _register_gemm() -> None:
-    """Make `_SYMBOLS` resolve to SciPy's sgemm and dgemm in this process."""
+def _scipy_gemm() -> dict[str, int]:
+    """SciPy's sgemm and dgemm (32-bit ints), from its Cython BLAS module."""
     _load_cython_blas()
     module = sys.modules.get(CYTHON_BLAS) or importlib.import_module(CYTHON_BLAS)
-    for name, symbol in _SYMBOLS.values():
-        llvm.add_symbol(symbol, _capsule_address(module.__pyx_capi__[name]))
+    return {dtype: _capsule_address(module.__pyx_capi__[symbol[-5:]])
+            for dtype, symbol in _SYMBOLS.items()}
 
 
-_register_gemm()
+def _numpy_gemm() -> dict[str, int] | None:
+    """sgemm and dgemm of the OpenBLAS that NumPy's own wheel loaded, or None where there is
+    none (a NumPy built against another BLAS)."""
+    folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    found = glob.glob(os.path.join(folder, "libscipy_openblas64_*.so"))
+    if len(found) != 1:
+        return None
+    try:  # the library NumPy loaded: the same handle, threads and settings
+        library = ctypes.CDLL(found[0])
+        return {dtype: ctypes.cast(getattr(library, name), ctypes.c_void_p).value
+                for dtype, name in _NUMPY_NAMES.items()}
+    except (OSError, AttributeError):
+        return None
+
+
+def _register_gemm() -> str:
+    """Make `_SYMBOLS` resolve to a BLAS in this process; which one is returned: NumPy's
+    bundled OpenBLAS where there is one, else SciPy's. `SYMGRAPH_BLAS=scipy` asks for
+    SciPy's (say, to use the BLAS a SciPy build was linked against)."""
+    _load_cython_blas()  # numba imports it too, when it loads its array math (see above)
+    addresses = None if os.environ.get("SYMGRAPH_BLAS") == "scipy" else _numpy_gemm()
+    provider = "numpy" if addresses else "scipy"
+    for dtype, address in (addresses or _scipy_gemm()).items():
+        llvm.add_symbol(_SYMBOLS[dtype], address)
+    return provider
+
+
+PROVIDER = _register_gemm()
 
 
 @intrinsic
 def _gemm(typingctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
     """Fortran ?gemm: c = op(a) @ op(b), column-major, alpha 1 and beta 0. `trans_*`: the
-    character codes of "N" and "T"; sizes and leading dimensions: ints that fit a C int;
-    a, b, c: arrays of one float dtype, passed by their data pointers."""
+    character codes of "N" and "T"; sizes and leading dimensions: ints below 2**31;
+    a, b, c: arrays of one float dtype, passed by their data pointers.
+
+    Fortran takes every argument by address. The sizes are stored as 64-bit ints: a BLAS
+    with 64-bit ints (NumPy's) reads all of each, one with 32-bit ints (SciPy's) its first
+    half, which on a little-endian machine (every target numba has) is the same value. So
+    the machine code, and numba's cache of it, is the same whichever BLAS a process has."""
     if not all(isinstance(x, types.Array) and x.dtype == c.dtype for x in (a, b, c)):
         return None
     if str(c.dtype) not in _SYMBOLS:
         return None
-    symbol = _SYMBOLS[str(c.dtype)][1]
+    symbol = _SYMBOLS[str(c.dtype)]
 
     def codegen(context, builder, sig, args):
-        char, int32 = ir.IntType(8), ir.IntType(32)
+        char, int64 = ir.IntType(8), ir.IntType(64)
         real = context.get_value_type(sig.args[9].dtype)
 
-        def by_reference(value, kind):  # Fortran passes every scalar by address
+        def by_reference(value, kind):  # Fortran passes every argument by address
             slot = cgutils.alloca_once(builder, kind)
             builder.store(value, slot)
             return slot
 
-        def data(value, array_type):
-            return context.make_array(array_type)(context, builder, value).data
+        def argument(position):
+            value, kind = args[position], sig.args[position]
+            if isinstance(kind, types.Array):
+                return context.make_array(kind)(context, builder, value).data
+            if position < 2:  # a transpose code
+                return by_reference(builder.trunc(value, char), char)
+            return by_reference(context.cast(builder, value, kind, types.int64), int64)
 
-        ta, tb, m_, n_, k_, a_, lda_, b_, ldb_, c_, ldc_ = args
-        kinds = [char, char] + [int32] * 3 + [real] * 2 + [int32, real, int32, real, real, int32]
+        one, zero = by_reference(real(1.0), real), by_reference(real(0.0), real)
+        values = [argument(p) for p in range(5)] + [one] + [argument(p) for p in range(5, 9)]
+        values += [zero, argument(9), argument(10)]
         function = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [t.as_pointer() for t in kinds]),
-            symbol)
-        sizes = [by_reference(builder.trunc(x, int32), int32)
-                 for x in (m_, n_, k_, lda_, ldb_, ldc_)]
-        builder.call(function, [
-            by_reference(builder.trunc(ta, char), char),
-            by_reference(builder.trunc(tb, char), char),
-            sizes[0], sizes[1], sizes[2], by_reference(real(1.0), real),
-            data(a_, sig.args[5]), sizes[3], data(b_, sig.args[7]), sizes[4],
-            by_reference(real(0.0), real), data(c_, sig.args[9]), sizes[5]])
+            builder.module, ir.FunctionType(ir.VoidType(), [v.type for v in values]), symbol)
+        builder.call(function, values)
         return context.get_dummy_value()
 
     return types.void(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc), codegen
