@@ -396,7 +396,7 @@ for dtype in ("float32", "float64"):
     y = rng.standard_normal((17, 33)).astype(dtype)
     for got, want in zip(f(x, y), [x @ y, x.T @ y.T]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-print(blas.PROVIDER, blas._numpy_gemm() is not None)
+print(blas.PROVIDER, blas._numpy_gemm() is not None, "HIT" if f.cache_hit else "MISS")
 """
 
 
@@ -413,6 +413,7 @@ def test_gemm_of_either_blas_runs_the_same_cached_code(tmp_path):
         runs.append(proc.stdout.split())
     assert runs[0][0] == runs[2][0] == "scipy"
     assert runs[1][0] == ("numpy" if runs[1][1] == "True" else "scipy")
+    assert [run[2] for run in runs] == ["MISS", "HIT", "HIT"]  # the first one's code
 
 
 def test_backend_kernels_are_cached_under_the_backend_salt():
