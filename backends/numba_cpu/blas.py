@@ -44,8 +44,10 @@ from symgraph.errors import SymgraphError
 CYTHON_BLAS = "scipy.linalg.cython_blas"
 # The names compiled code calls ?gemm by, for each float dtype.
 _SYMBOLS = {"float32": "symgraph_sgemm", "float64": "symgraph_dgemm"}
-# NumPy's wheels bundle an OpenBLAS whose Fortran gemm has these names (64-bit ints).
+# NumPy's wheels bundle an OpenBLAS whose Fortran gemm has these names (64-bit ints);
+# SciPy's Cython BLAS module exports its own under these (32-bit ints).
 _NUMPY_NAMES = {"float32": "scipy_sgemm_64_", "float64": "scipy_dgemm_64_"}
+_SCIPY_NAMES = {"float32": "sgemm", "float64": "dgemm"}
 _INT32_MAX = 2**31 - 1  # SciPy's BLAS takes its sizes as C ints
 
 
@@ -86,8 +88,8 @@ def _scipy_gemm() -> dict[str, int]:
     """SciPy's sgemm and dgemm (32-bit ints), from its Cython BLAS module."""
     _load_cython_blas()
     module = sys.modules.get(CYTHON_BLAS) or importlib.import_module(CYTHON_BLAS)
-    return {dtype: _capsule_address(module.__pyx_capi__[symbol[-5:]])
-            for dtype, symbol in _SYMBOLS.items()}
+    return {dtype: _capsule_address(module.__pyx_capi__[name])
+            for dtype, name in _SCIPY_NAMES.items()}
 
 
 def _numpy_gemm() -> dict[str, int] | None:
