@@ -146,8 +146,8 @@ def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
     passes = [p for p in PASSES if p is not rewrite.fuse] if check_nan else None
     if not optimize:
         optimized = graph
-    elif passes is None:  # the standard passes: a graph compiled before is read back
-        optimized = store.optimized(graph, _optimize)
+    elif passes is None and config.debug < 2:  # a graph compiled before is read back
+        optimized = store.optimized(graph, _optimize)  # (SYMGRAPH_DEBUG>=2 watches the passes)
     else:
         optimized = _optimize(graph, passes)
     optimized.n_outputs = len(output_list)  # the rest are update values

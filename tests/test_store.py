@@ -127,6 +127,24 @@ def test_not_optimized_and_nan_checked_functions_bypass_the_store(cache):
     assert _entries(cache) == []
 
 
+def test_debug_levels_2_and_3_run_the_passes_for_a_stored_graph(cache, monkeypatch, capsys):
+    import symgraph.compile as compile_module
+
+    x = sg.vector("x", dtype="float64")
+    out = sg.exp(x) * 2.0 + 1.0
+    sg.function([x], out, backend="python")
+    assert sg.function([x], out, backend="python").rewrite_cache_hit is True
+    verified = []
+    real = compile_module.verify
+    monkeypatch.setattr(compile_module, "verify", lambda g, b: verified.append(1) or real(g, b))
+    monkeypatch.setattr(sg.config, "debug", 3)
+    f = sg.function([x], out, backend="python")
+    assert f.rewrite_cache_hit is None
+    assert len(verified) == len(compile_module.PASSES)
+    assert "== after fuse" in capsys.readouterr().out
+    np.testing.assert_allclose(f(np.arange(3.0)), np.exp(np.arange(3.0)) * 2 + 1)
+
+
 def _loops(backend):
     """A scan whose step reads a shared variable, and an ifelse, with an update."""
     h0 = sg.vector("h0", dtype="float64")
