@@ -39,6 +39,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from backends.numba_cpu.memory import new_empty
 from symgraph.errors import SymgraphError
 
 CYTHON_BLAS = "scipy.linalg.cython_blas"
@@ -178,10 +179,17 @@ def _reading(x):
     size = x.itemsize
     s0, s1 = x.strides
     if (c == 1 or s1 == size) and (r == 1 or (s0 % size == 0 and s0 >= c * size)):
-        return _N, max(s0 // size if r > 1 else c, c, 1)
+        return _N, _at_least(s0 // size if r > 1 else c, c)
     if (r == 1 or s0 == size) and (c == 1 or (s1 % size == 0 and s1 >= r * size)):
-        return _T, max(s1 // size if c > 1 else r, r, 1)
+        return _T, _at_least(s1 // size if c > 1 else r, r)
     return 0, 0
+
+
+@njit(inline="always")
+def _at_least(ld, n):
+    """max(ld, n, 1), without typing numba's max (one more compile per cold start)."""
+    ld = ld if ld > n else n
+    return ld if ld > 1 else 1
 
 
 _HELPER = dict(cache=True, error_model="numpy", no_cfunc_wrapper=True, nogil=True)
@@ -201,6 +209,18 @@ def as_any(typingctx, a):
     return result(a), codegen
 
 
+@njit(inline="always")
+def _compact(x):
+    """A C-contiguous copy of the matrix x, as a plain loop: numba's np.ascontiguousarray
+    would be one more function to compile in every cold start."""
+    r, c = x.shape
+    out = new_empty(r * c, x.dtype).reshape((r, c))
+    for i in range(r):
+        for j in range(c):
+            out[i, j] = x[i, j]
+    return out
+
+
 @njit(**_HELPER)
 def blas_dot(a, b):
     """a @ b of two float matrices of one dtype, a new C-contiguous array, through ?gemm.
@@ -208,29 +228,28 @@ def blas_dot(a, b):
 
     A C-contiguous result is, read column-major, its own transpose: (a @ b).T = b.T @ a.T,
     so gemm gets b and a in that order, each read as its transpose (`_reading`). Operands
-    neither of whose axes is contiguous (a strided view) are copied first."""
+    neither of whose axes is contiguous (a strided view) are copied first. Allocation
+    goes through `new_empty`, which generated code compiles anyway."""
     n, k = a.shape
     m = b.shape[1]
-    out = np.empty((n, m), a.dtype)
+    out = new_empty(n * m, a.dtype).reshape((n, m))
     if n == 0 or m == 0:
         return out
     if k == 0:
-        out[:] = 0
+        for i in range(n):
+            for j in range(m):
+                out[i, j] = 0
         return out
-    if max(n, m, k) > _INT32_MAX:
+    if n > _INT32_MAX or m > _INT32_MAX or k > _INT32_MAX:
         raise SymgraphError("matmul: a dimension is too large for BLAS (more than 2**31 - 1)")
     trans_a, lda = _reading(a)
-    if trans_a == 0:
-        a = np.ascontiguousarray(a)
-        trans_a, lda = _N, k
     trans_b, ldb = _reading(b)
-    if trans_b == 0:
-        b = np.ascontiguousarray(b)
+    if trans_a == 0 or lda > _INT32_MAX:  # (a view into a huge array: read a compact copy)
+        a = _compact(a)
+        trans_a, lda = _N, k
+    if trans_b == 0 or ldb > _INT32_MAX:
+        b = _compact(b)
         trans_b, ldb = _N, m
-    if max(lda, ldb) > _INT32_MAX:  # a view into a huge array: read a compact copy
-        a = np.ascontiguousarray(a)
-        b = np.ascontiguousarray(b)
-        trans_a, lda, trans_b, ldb = _N, k, _N, m
     _gemm(trans_b, trans_a, m, n, k, b, ldb, a, lda, out, m)
     return out
 

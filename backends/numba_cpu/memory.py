@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
+
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
@@ -49,3 +51,15 @@ def _advise_range(address, nbytes):
         end = (address + nbytes) & ~(_HUGE_PAGE - 1)
         if end > start:
             _madvise(start, end - start, _MADV_HUGEPAGE)
+
+
+# A cached wrapper of np.empty, which generated code calls: numba compiles its own
+# implementation anew in every process that types a call to it; a call to this is typed
+# once per machine and signature, then loaded from the disk cache.
+
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
+def new_empty(size, dtype):
+    """np.empty(size, dtype): a new 1-d array (generated code reshapes it), with the
+    huge-page hint where it is large (`advise_huge`). Here, not at each use: every
+    inlined call made numba re-scan the whole entry function."""
+    return advise_huge(np.empty(size, dtype))

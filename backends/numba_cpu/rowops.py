@@ -16,7 +16,7 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
-from backends.numba_cpu.memory import advise_huge
+from backends.numba_cpu.memory import new_empty
 from backends.numba_cpu.vecmath import FUNCTIONS as VECMATH
 
 _FLAGS = dict(cache=True, error_model="numpy", nogil=True, no_cfunc_wrapper=True)
@@ -133,7 +133,7 @@ def _exp_sum(row, shift):
 
 def _softmax_rows(x, log):
     """softmax (or log_softmax when `log`) of each row of a (rows, cols) float array."""
-    out = advise_huge(np.empty_like(x))
+    out = new_empty(x.size, x.dtype).reshape(x.shape)
     for i in prange(x.shape[0]):
         shift = _row_shift(x[i])
         total = _exp_terms(x[i], shift, out[i])
@@ -149,7 +149,7 @@ def _softmax_rows(x, log):
 
 def _logsumexp_rows(x):
     """log(sum(exp(row))) of each row, stable; an empty row gives -inf."""
-    out = np.empty(x.shape[0], x.dtype)
+    out = new_empty(x.shape[0], x.dtype)
     for i in prange(x.shape[0]):
         shift = _row_shift(x[i])
         out[i] = vlog(_exp_sum(x[i], shift)) + shift
@@ -160,29 +160,20 @@ def _cross_entropy_rows(x, labels, rows):
     """-log softmax(row)[label] for `rows` rows, and whether some label was out of range
     (its row gets 0; the caller raises with its own message). The first axes of x and
     labels broadcast: each is 1 or `rows` long (the caller checked)."""
-    out = np.empty(rows, x.dtype)
-    bad = np.zeros(rows, np.bool_)
+    out = new_empty(rows, x.dtype)
+    bad = 0  # a count: parallel loops sum it across threads
     x_step = 1 if x.shape[0] > 1 else 0
     label_step = 1 if labels.shape[0] > 1 else 0
     for i in prange(rows):
         label = labels[i * label_step]
         row = x[i * x_step]
         if label < 0 or label >= x.shape[1]:
-            bad[i] = True
+            bad += 1
             out[i] = x.dtype.type(0)
         else:
             shift = _row_shift(row)
             out[i] = (shift - row[label]) + vlog(_exp_sum(row, shift))
-    return out, _any(bad)
-
-
-@njit(inline="always")
-def _any(flags):
-    """flags.any(), without numba's np.any (whose module imports scipy.linalg on loading)."""
-    for j in range(flags.size):
-        if flags[j]:
-            return True
-    return False
+    return out, bad > 0
 
 
 def _both(function):
@@ -212,7 +203,7 @@ cross_entropy_rows = _both(_cross_entropy_rows)
 @njit(**_FLAGS)
 def arg_rows(x, largest):
     """Index of the first maximum (minimum) of each row, the first NaN winning, as NumPy."""
-    out = np.empty(x.shape[0], np.int64)
+    out = new_empty(x.shape[0], np.int64)
     for i in prange(x.shape[0]):
         best = 0
         for j in range(1, x.shape[1]):

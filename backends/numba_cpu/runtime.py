@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
-from backends.numba_cpu.memory import advise_huge  # noqa: F401
+from backends.numba_cpu.memory import advise_huge, new_empty  # noqa: F401
 from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows, renamed,  # noqa: F401
                                        logsumexp_rows, matmul_loop, softmax_rows)
 from symgraph.errors import SymgraphError
@@ -28,18 +28,6 @@ except ImportError:  # pragma: no cover - depends on which branches are merged
 
 # Small helpers: LLVM inlines them; numba compiles each once per signature and caches it.
 _HELPER = dict(cache=True, error_model="numpy", no_cfunc_wrapper=True)
-
-
-# A cached wrapper of np.empty, which generated code calls: numba compiles its own
-# implementation anew in every process that types a call to it; a call to this is typed
-# once per machine and signature, then loaded from the disk cache.
-
-@njit(**_HELPER)
-def new_empty(size, dtype):
-    """np.empty(size, dtype): a new 1-d array (generated code reshapes it), with the
-    huge-page hint where it is large (`memory.advise_huge`). Here, not at each use: every
-    inlined call made numba re-scan the whole entry function."""
-    return advise_huge(np.empty(size, dtype))
 
 
 def reshape_any(a, shape):
