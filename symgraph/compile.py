@@ -35,6 +35,7 @@ PASSES: list[Pass] = [
     rewrite.simplify,      # x*1, --x, log(exp(x)), sum_to(g, shape(x)) with g shaped like x
     rewrite.stabilize,     # log(1+x) -> log1p, log(softmax) -> log_softmax, ...
     rewrite.specialize,    # x**2 -> x*x, x**0.5 -> sqrt
+    rewrite.share_log_softmax,  # softmax(z) and cross_entropy(z, l): one log_softmax(z)
     rewrite.optimize_loops,  # scan steps optimized, invariants hoisted, unused history dropped
     rewrite.fuse,          # elementwise chains -> Fused, their reductions -> FusedReduce
     rewrite.plan_reuse,    # graph.reuse: outputs that may overwrite a dead input

@@ -355,6 +355,19 @@ def test_mlp_training_step_matches_python(rng):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+
+def test_loss_and_gradient_from_one_log_softmax(rng):
+    x, y = sg.matrix("x", dtype="float32"), sg.vector("y", dtype="int64")
+    loss = sg.nn.cross_entropy(x, y, reduction="sum")
+    outputs = [loss, sg.grad(loss, x)]
+    f = sg.function([x, y], outputs, backend="cuda")
+    assert f.rewrites["share_log_softmax.cross_entropy"] == 1  # neg_log_likelihood
+    logits = (rng.standard_normal((5, 4)) * 10).astype("float32")
+    for rows in (5, 1):  # one row of logits broadcasts against every label
+        both([x, y], outputs, [logits[:rows], rng.integers(0, 4, 5)], rtol=1e-5, atol=1e-6)
+    with pytest.raises(sg.ShapeError, match=r"softmax_cross_entropy: labels must be in"):
+        f(logits, np.array([0, 1, 4, 2, 3]))
+
 def test_mlp_with_matmul_and_cross_entropy_matches_python(rng):
     init = [rng.standard_normal((6, 5)) * 0.5, np.zeros(5), rng.standard_normal((5, 3)) * 0.5,
             np.zeros(3)]

@@ -227,6 +227,79 @@ def test_cross_entropy_errors():
         f(np.zeros((2, 3), "float32"), np.array([0, 3]))
 
 
+
+def _loss_and_logit_gradient(logits_shape, labels_shape, dtype="float64"):
+    """The loss and the logits' gradient of a cross-entropy, both in one function: the
+    graph needs softmax(x) (for the gradient) beside the loss."""
+    x = sg.tensor("x", dtype=dtype, shape=(None,) * len(logits_shape))
+    y = sg.tensor("y", dtype="int64", shape=(None,) * len(labels_shape))
+    loss = sg.nn.cross_entropy(x, y, reduction="sum")
+    return [x, y], [loss, sg.grad(loss, x)]
+
+
+@pytest.mark.parametrize("logits_shape,labels_shape", [
+    ((6, 4), (6,)), ((1, 4), (6,)), ((2, 3, 4), (2, 3)), ((3, 4), (2, 3)), ((4,), ())])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_loss_and_gradient_share_one_log_softmax(logits_shape, labels_shape, backend, rng):
+    inputs, outputs = _loss_and_logit_gradient(logits_shape, labels_shape)
+    logits = rng.standard_normal(logits_shape) * 30
+    labels = rng.integers(0, logits_shape[-1], labels_shape)
+    f = sg.function(inputs, outputs, backend=backend)
+    assert f.rewrites["share_log_softmax.cross_entropy"] == 1
+    ops = [n.op.name for n in f.graph.nodes if not n.is_leaf]
+    assert "neg_log_likelihood" in ops and ops.count("log_softmax") == 1
+    assert "softmax_cross_entropy" not in ops and "softmax" not in ops
+    full = np.broadcast_shapes(logits_shape[:-1], labels_shape) + logits_shape[-1:]
+    wide = np.broadcast_to(logits, full)
+    loss, grad = f(logits, labels)
+    np.testing.assert_allclose(loss, np_cross_entropy(wide, labels).sum(), rtol=1e-12)
+    one_hot = np.eye(logits_shape[-1])[labels]
+    expected = scipy.special.softmax(wide, axis=-1) - one_hot  # summed back to x's shape
+    expected = expected.reshape((-1,) + logits.shape).sum(0) if expected.shape != \
+        logits.shape else expected
+    np.testing.assert_allclose(grad, expected, rtol=1e-10, atol=1e-14)
+    unshared = sg.function(inputs, outputs, backend="python", optimize=False)(logits, labels)
+    np.testing.assert_allclose(loss, unshared[0], rtol=1e-12)
+    np.testing.assert_allclose(grad, unshared[1], rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_shared_log_softmax_still_refuses_a_label_out_of_range(backend):
+    inputs, outputs = _loss_and_logit_gradient((2, 3), (2,), "float32")
+    f = sg.function(inputs, outputs, backend=backend)
+    assert f.rewrites["share_log_softmax.cross_entropy"] == 1
+    logits = np.zeros((2, 3), "float32")
+    for bad in ([0, 3], [-1, 0]):
+        with pytest.raises(sg.ShapeError, match=r"softmax_cross_entropy: labels must be in "
+                                                r"\[0, 3\).*test_nn.py:\d+"):
+            f(logits, np.array(bad))
+    loss, grad = f(logits, np.array([0, 2]))
+    assert loss == pytest.approx(2 * np.log(3), rel=1e-6)
+
+
+def test_a_loss_alone_or_a_softmax_on_another_axis_is_left_alone():
+    x, y = sg.matrix("x", dtype="float64"), sg.vector("y", dtype="int64")
+    alone = sg.function([x, y], sg.nn.cross_entropy(x, y), backend="python")
+    other_axis = sg.function([x, y], [sg.nn.cross_entropy(x, y), sg.nn.softmax(x, axis=0)],
+                             backend="python")
+    for f in (alone, other_axis):
+        assert "share_log_softmax.cross_entropy" not in f.rewrites
+        assert any(n.op.name == "softmax_cross_entropy" for n in f.graph.nodes
+                   if not n.is_leaf)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (2, 2, 3)])
+def test_neg_log_likelihood_gradient(shape, rng):
+    from symgraph.apply import apply
+    from symgraph.ops.nn import NegLogLikelihood
+
+    labels = rng.integers(0, shape[-1], shape[:-1])
+    check_grad(lambda x: apply(NegLogLikelihood(), x, sg.constant(labels)),
+               [rng.standard_normal(shape)])
+    picked = lambda x: -np.take_along_axis(x, labels[..., None], -1)[..., 0]
+    check_against_numpy(lambda x: apply(NegLogLikelihood(), x, sg.constant(labels)), picked,
+                        [rng.standard_normal(shape).astype("float32")])
+
 def np_bce(p, t):
     return -(t * np.maximum(np.log(p), -100) + (1 - t) * np.maximum(np.log1p(-p), -100))
 

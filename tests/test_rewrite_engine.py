@@ -20,7 +20,7 @@ from test_rewrite import optimize_checked
 def test_pass_list_is_the_documented_order():
     names = [p.__name__ for p in PASSES]
     assert names == ["canonicalize", "fold", "simplify", "stabilize", "specialize",
-                     "optimize_loops", "fuse", "plan_reuse"]
+                     "share_log_softmax", "optimize_loops", "fuse", "plan_reuse"]
 
 
 def test_common_subexpressions_merge_and_dead_nodes_drop():

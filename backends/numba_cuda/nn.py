@@ -15,7 +15,7 @@ from symgraph.errors import LoweringError, ShapeError
 from symgraph.graph import Node
 from symgraph.ops.binary import Add, Subtract, TrueDivide
 from symgraph.ops.logic import Cast, Equal, FullLike, IsFinite, IsNan, LogicalAnd, LogicalOr, Where
-from symgraph.ops.unary import Exp, Log
+from symgraph.ops.unary import Exp, Log, Negative
 
 
 def _program(program: tuple, inputs: Sequence[Tensor], dtype: str) -> Tensor:
@@ -65,12 +65,12 @@ def _as_float(x: Tensor, dtype: str) -> Tensor:
 
 
 def softmax(node: Node, inputs: list[Tensor]) -> Tensor:
-    """Kind "softmax": Softmax, LogSoftmax, LogSumExp, SoftmaxCrossEntropy."""
+    """Kind "softmax": Softmax, LogSoftmax, LogSumExp, SoftmaxCrossEntropy, NegLogLikelihood."""
     op = node.op
     kind = type(op).__name__
     dtype = node.type.dtype
-    if kind == "SoftmaxCrossEntropy":
-        return _cross_entropy(inputs[0], inputs[1], dtype)
+    if kind in ("SoftmaxCrossEntropy", "NegLogLikelihood"):
+        return _cross_entropy(inputs[0], inputs[1], dtype, kind == "NegLogLikelihood")
     x = _as_float(ensure_device(inputs[0]), dtype)
     if kind == "LogSumExp":
         m, s = _shifted_sum(x, op.axis)
@@ -88,7 +88,8 @@ def softmax(node: Node, inputs: list[Tensor]) -> Tensor:
     return _program(program, [x, m, s], dtype)
 
 
-def _cross_entropy(logits: Tensor, labels: Tensor, dtype: str) -> Tensor:
+def _cross_entropy(logits: Tensor, labels: Tensor, dtype: str, log_probs: bool) -> Tensor:
+    """logsumexp(x) - x[label] per row; -x[label] where x is `log_probs` already."""
     classes = logits.shape[-1]
     if labels.size:
         everything = tuple(range(labels.ndim))
@@ -102,14 +103,17 @@ def _cross_entropy(logits: Tensor, labels: Tensor, dtype: str) -> Tensor:
     full = batch + (classes,)
     logits = logits.view(full, launch.broadcast_strides(logits, full), logits.offset)
     last = (len(full) - 1,)
-    m, s = _shifted_sum(logits, last)
     iota = _iota(classes)
     labels = ensure_device(labels).view(labels.shape + (1,), labels.strides + (0,),
                                         labels.offset)
     pick = ((Equal(), (2, 1)), (FullLike(0, dtype), (0,)), (Where(), (3, 0, 4)))
     picked = _reduce("Sum", pick, [logits, labels, iota], full, last, dtype)
-    program = ((Log(), (0,)), (Add(), (3, 1)), (Subtract(), (4, 2)))
-    out = _program(program, [s, m, picked], dtype)
+    if log_probs:
+        out = _program(((Negative(), (0,)),), [picked], dtype)
+    else:
+        m, s = _shifted_sum(logits, last)
+        program = ((Log(), (0,)), (Add(), (3, 1)), (Subtract(), (4, 2)))
+        out = _program(program, [s, m, picked], dtype)
     return launch.reshaped(out, batch)
 
 

@@ -83,36 +83,87 @@ class SoftmaxCrossEntropy(Op):
     vjp_batches: ClassVar[bool] = True  # the rule counts axes from the end
 
     def infer(self, logits: TensorType, labels: TensorType) -> TensorType:
-        if logits.ndim == 0:
-            raise ShapeError(f"softmax_cross_entropy: logits must have a class axis, got "
-                             f"{logits}")
-        if not is_integer(labels.dtype):
-            raise DTypeError(f"softmax_cross_entropy: labels must be integers, got {labels}; "
-                             "for probability targets use -sum(t * log_softmax(x))")
-        if logits.dtype not in ("float32", "float64"):
-            raise DTypeError(f"softmax_cross_entropy: logits must be float, got {logits}")
-        batch = broadcast_shapes(logits.shape[:-1], labels.shape, op="softmax_cross_entropy")
-        return TensorType(logits.dtype, batch)
+        return _loss_type(logits, labels, "logits")
 
     def reference(self, logits, labels):
-        classes = logits.shape[-1]
-        if labels.size and (labels.min() < 0 or labels.max() >= classes):
-            raise ShapeError(f"softmax_cross_entropy: labels must be in [0, {classes}), got "
-                             f"values from {labels.min()} to {labels.max()}")
-        batch = np.broadcast_shapes(logits.shape[:-1], labels.shape)
-        logits = np.broadcast_to(logits, batch + (classes,))
-        index = np.broadcast_to(labels, batch)[..., None].astype("int64")
-        picked = np.take_along_axis(_log_softmax(logits, logits.ndim - 1), index, -1)
-        return np.asarray(-picked[..., 0], dtype=logits.dtype)
+        return _negative_picked(_log_softmax, logits, labels)
 
     def vjp(self, inputs, output, g):
         from symgraph import nn
 
         logits, labels = inputs
-        classes = logits.type.shape[-1] if hasattr(logits, "type") else logits.shape[-1]
-        if classes is not None:
-            target = nn.one_hot(labels, classes, logits.dtype)
-        else:  # C known only at run time: compare with a run-time arange(C)
-            index = sg.arange(sg.shape(logits)[-1])
-            target = sg.cast(sg.eq(sg.expand_dims(labels, -1), index), logits.dtype)
-        return (sg.expand_dims(g, -1) * (nn.softmax(logits, -1) - target), None)
+        grad = sg.expand_dims(g, -1) * (nn.softmax(logits, -1) - _one_hot(logits, labels))
+        return (_summed_back(grad, logits, labels, g.ndim - output.ndim), None)
+
+
+@dataclass(frozen=True)
+class NegLogLikelihood(Op):
+    """Per-example loss -log_probs[label] over the last axis of `log_probs` (float, shape
+    (..., classes)) for integer `labels`: softmax_cross_entropy of logits whose
+    log_softmax is already computed. The optimizer's `share_log_softmax` pass makes it
+    where a graph needs both the loss and softmax(logits), as training does: one
+    log_softmax then serves the loss and, through exp, the gradient.
+
+    Gradient: -g * one_hot(labels). A label outside [0, classes) is a ShapeError at run
+    time, with softmax_cross_entropy's message (the op it stands for).
+    """
+
+    kind: ClassVar[str] = "softmax"
+    vjp_batches: ClassVar[bool] = True
+
+    def infer(self, log_probs: TensorType, labels: TensorType) -> TensorType:
+        return _loss_type(log_probs, labels, "log_probs")
+
+    def reference(self, log_probs, labels):
+        return _negative_picked(lambda x, axis: x, log_probs, labels)
+
+    def vjp(self, inputs, output, g):
+        log_probs, labels = inputs
+        grad = -sg.expand_dims(g, -1) * _one_hot(log_probs, labels)
+        return (_summed_back(grad, log_probs, labels, g.ndim - output.ndim), None)
+
+
+def _loss_type(x: TensorType, labels: TensorType, what: str) -> TensorType:
+    """The type of a per-example loss of x (..., classes) and labels (...)."""
+    if x.ndim == 0:
+        raise ShapeError(f"softmax_cross_entropy: {what} must have a class axis, got {x}")
+    if not is_integer(labels.dtype):
+        raise DTypeError(f"softmax_cross_entropy: labels must be integers, got {labels}; "
+                         "for probability targets use -sum(t * log_softmax(x))")
+    if x.dtype not in ("float32", "float64"):
+        raise DTypeError(f"softmax_cross_entropy: {what} must be float, got {x}")
+    batch = broadcast_shapes(x.shape[:-1], labels.shape, op="softmax_cross_entropy")
+    return TensorType(x.dtype, batch)
+
+
+def _negative_picked(log_softmax, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """-log_softmax(x)[..., label], with labels checked to be in [0, classes)."""
+    classes = x.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ShapeError(f"softmax_cross_entropy: labels must be in [0, {classes}), got "
+                         f"values from {labels.min()} to {labels.max()}")
+    batch = np.broadcast_shapes(x.shape[:-1], labels.shape)
+    x = np.broadcast_to(x, batch + (classes,))
+    index = np.broadcast_to(labels, batch)[..., None].astype("int64")
+    picked = np.take_along_axis(log_softmax(x, x.ndim - 1), index, -1)
+    return np.asarray(-picked[..., 0], dtype=x.dtype)
+
+
+def _summed_back(grad, x, labels, batch: int):
+    """The gradient of x (..., classes), summed over the batch axes x was broadcast along
+    against the labels (known only at run time where x's shape is not static)."""
+    from symgraph.grad import _shape, sum_like
+
+    others = [tuple(_shape(labels)) + (1,)]  # the class axis is never broadcast
+    return sum_like(grad, x, others, **({"batch": batch} if batch else {}))
+
+
+def _one_hot(x, labels):
+    """one_hot(labels) over x's last axis, in x's dtype (symbolic)."""
+    from symgraph import nn
+
+    classes = x.type.shape[-1] if hasattr(x, "type") else x.shape[-1]
+    if classes is not None:
+        return nn.one_hot(labels, classes, x.dtype)
+    index = sg.arange(sg.shape(x)[-1])  # C known only at run time: a run-time arange(C)
+    return sg.cast(sg.eq(sg.expand_dims(labels, -1), index), x.dtype)

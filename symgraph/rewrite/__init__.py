@@ -7,6 +7,7 @@ The passes, in the order `symgraph/compile.py` lists them:
     simplify       algebraic identities (x*1, --x, log(exp(x)), sum_to of the same shape, …)
     stabilize      log(1+x) -> log1p, log(softmax) -> log_softmax, … (the stable forms)
     specialize     x**2 -> x*x, x**0.5 -> sqrt
+    share_log_softmax  softmax(z) and cross_entropy(z, labels) from one log_softmax(z)
     optimize_loops scan steps optimized, loop invariants hoisted, unused history dropped
     fuse           elementwise chains -> Fused, with their reductions -> FusedReduce
     plan_reuse     where an output may overwrite a dead input (graph.reuse, for backends)
@@ -24,8 +25,10 @@ from symgraph.rewrite.fuse import fuse
 from symgraph.rewrite.loops import optimize_loops
 from symgraph.rewrite.reuse import plan_reuse, reuse
 from symgraph.rewrite.simplify import simplify
+from symgraph.rewrite.share import share_log_softmax
 from symgraph.rewrite.specialize import specialize
 from symgraph.rewrite.stabilize import stabilize
 
 __all__ = ["RuleSet", "canonicalize", "collect_stats", "fold", "fuse", "graph_hash",
-           "optimize_loops", "plan_reuse", "rank", "reuse", "simplify", "specialize", "stabilize"]
+           "optimize_loops", "plan_reuse", "rank", "reuse", "share_log_softmax", "simplify",
+           "specialize", "stabilize"]

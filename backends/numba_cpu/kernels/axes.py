@@ -53,6 +53,8 @@ def _reduced(result: str, node: Node, kept: list[str]) -> str:
 
 
 def _cross_entropy(node: Node, names) -> list[str]:
+    """SoftmaxCrossEntropy through the `cross_entropy_rows` kernel; NegLogLikelihood
+    (whose input is log_softmax already) as a loop here that picks -x[label]."""
     logits_node, labels_node = node.inputs
     logits, labels = names[logits_node], names[labels_node]
     v = names[node]
@@ -63,29 +65,43 @@ def _cross_entropy(node: Node, names) -> list[str]:
     dims = nest.dims
     classes = f"{logits}.shape[{logits_node.ndim - 1}]"
     rows = " * ".join(["1"] + dims)
-    message = error_message(node, "labels must be in [0, classes)")
+    origin = f" (created at {node.origin})" if node.origin else ""  # NegLogLikelihood
+    message = repr(f"softmax_cross_entropy: labels must be in [0, classes){origin}")  # too
     if logits_node.ndim == 2 and labels_node.ndim == 1:  # the usual case: no copies
-        call = f"cross_entropy_rows({logits}, {labels}, {dims[0]})"
+        x, label, rows = logits, labels, dims[0]
     else:
-        call = f"cross_entropy_rows({v}_x, {v}_l, {rows})"
+        x, label = f"{v}_x", f"{v}_l"
         nest.lines += [
             f"{v}_x = np.ascontiguousarray(np.broadcast_to({logits}, "
             f"{shape_tuple(dims + [classes])})).reshape(({rows}, {classes}))",
             f"{v}_l = np.ascontiguousarray(np.broadcast_to({labels}, {shape_tuple(dims)}))"
             f".reshape({rows})"]
-    return nest.lines + [
-        f"{v}_r, {v}_bad = {call}",
-        f"if {v}_bad:", f"    raise ShapeError({message})",
+    if type(node.op).__name__ == "SoftmaxCrossEntropy":
+        return nest.lines + [
+            f"{v}_r, {v}_bad = cross_entropy_rows({x}, {label}, {rows})",
+            f"if {v}_bad:", f"    raise ShapeError({message})",
+            f"{v} = {v}_r.reshape({shape_tuple(dims)})"]
+    return nest.lines + [  # rows of x and labels broadcast: each has 1 or `rows`
+        f"{v}_r = {new_array([rows], node.type.dtype)}",
+        f"{v}_xs = min({x}.shape[0] - 1, 1)",
+        f"{v}_ls = min({label}.shape[0] - 1, 1)",
+        f"for {v}_i in range({rows}):",
+        f"    {v}_k = {label}[{v}_i * {v}_ls]",
+        f"    if {v}_k < 0 or {v}_k >= {x}.shape[1]:",
+        f"        raise ShapeError({message})",
+        f"    {v}_r[{v}_i] = -{x}[{v}_i * {v}_xs, {v}_k]",
         f"{v} = {v}_r.reshape({shape_tuple(dims)})"]
 
 
 def lower_softmax(node: Node, names) -> list[str]:
-    """Softmax, LogSoftmax, LogSumExp and SoftmaxCrossEntropy: shifted by the row max."""
+    """Softmax, LogSoftmax, LogSumExp, SoftmaxCrossEntropy (shifted by the row max) and
+    NegLogLikelihood."""
     op_name = type(node.op).__name__
-    names.functions.used.add("cross_entropy_rows" if op_name == "SoftmaxCrossEntropy"
-                             else "logsumexp_rows" if op_name == "LogSumExp" else "softmax_rows")
-    if op_name == "SoftmaxCrossEntropy":
+    if op_name in ("SoftmaxCrossEntropy", "NegLogLikelihood"):
+        if op_name == "SoftmaxCrossEntropy":
+            names.functions.used.add("cross_entropy_rows")
         return _cross_entropy(node, names)
+    names.functions.used.add("logsumexp_rows" if op_name == "LogSumExp" else "softmax_rows")
     x_node = node.inputs[0]
     x, v = names[x_node], names[node]
     dtype = node.type.dtype if node.type.dtype != x_node.dtype else None
