@@ -9,7 +9,8 @@ every row of z. Here both come from one l = log_softmax(z):
     softmax_cross_entropy(z, labels)  -> neg_log_likelihood(l, labels) = -l[label]
 
 exp(log_softmax(z)) is softmax(z) to within an ulp or two of rounding. On the numba
-backend this is one row kernel to compile instead of two (~1 s of a cold start).
+backend this is one row kernel to compile instead of two (`cross_entropy_rows` took
+~1.2 s of a cold start) and one pass over the logits instead of two.
 A loss with no softmax of the same logits beside it is left alone: it reads z without
 writing a row of log-probabilities.
 """
