@@ -147,8 +147,10 @@ def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
     passes = [p for p in PASSES if p is not rewrite.fuse] if check_nan else None
     if not optimize:
         optimized = graph
-    elif passes is None and config.debug < 2:  # a graph compiled before is read back
-        optimized = store.optimized(graph, _optimize)  # (SYMGRAPH_DEBUG>=2 watches the passes)
+    elif passes is None and config.debug < 2:
+        # The standard passes: a graph compiled before is read back (SYMGRAPH_DEBUG>=2
+        # skips the store, to print and verify every pass as it runs).
+        optimized = store.optimized(graph, _optimize)
     else:
         optimized = _optimize(graph, passes)
     optimized.n_outputs = len(output_list)  # the rest are update values

@@ -65,8 +65,9 @@ def _cross_entropy(node: Node, names) -> list[str]:
     dims = nest.dims
     classes = f"{logits}.shape[{logits_node.ndim - 1}]"
     rows = " * ".join(["1"] + dims)
-    origin = f" (created at {node.origin})" if node.origin else ""  # NegLogLikelihood
-    message = repr(f"softmax_cross_entropy: labels must be in [0, classes){origin}")  # too
+    # NegLogLikelihood stands in for softmax_cross_entropy: both raise the latter's error
+    origin = f" (created at {node.origin})" if node.origin else ""
+    message = repr(f"softmax_cross_entropy: labels must be in [0, classes){origin}")
     if logits_node.ndim == 2 and labels_node.ndim == 1:  # the usual case: no copies
         x, label, rows = logits, labels, dims[0]
     else:
