@@ -152,9 +152,9 @@ def _negative_picked(log_softmax, x: np.ndarray, labels: np.ndarray) -> np.ndarr
 def _summed_back(grad, x, labels, batch: int):
     """The gradient of x (..., classes), summed over the batch axes x was broadcast along
     against the labels (known only at run time where x's shape is not static)."""
-    from symgraph.grad import _shape, sum_like
+    from symgraph.grad import sum_like
 
-    others = [tuple(_shape(labels)) + (1,)]  # the class axis is never broadcast
+    others = [tuple(labels.type.shape) + (1,)]  # the class axis is never broadcast
     return sum_like(grad, x, others, **({"batch": batch} if batch else {}))
 
 
