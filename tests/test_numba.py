@@ -139,7 +139,7 @@ def test_sum_to_a_run_time_shape_equal_or_broadcast(rng):
     g = sg.grad(sg.sum(sg.tanh(x * m) * 3), [x, m])
     f = sg.function([x, m], g, backend="numba")
     ref = sg.function([x, m], g, backend="python")
-    assert "sum_to" in str(f.graph) and ".copy()" in f.source
+    assert "sum_to" in str(f.graph) and "= converted(" in f.source  # the copy
     for xs, ms in [((5, 4), (5, 4)), ((1, 4), (5, 4)), ((5, 4), (1, 4)), ((5, 1), (1, 4))]:
         xv = rng.standard_normal(xs).astype("float32")
         mv = rng.standard_normal(ms).astype("float32")

@@ -39,7 +39,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from backends.numba_cpu.memory import new_empty
+from backends.numba_cpu.memory import new_empty, shaped
 from symgraph.errors import SymgraphError
 
 CYTHON_BLAS = "scipy.linalg.cython_blas"
@@ -214,7 +214,7 @@ def _compact(x):
     """A C-contiguous copy of the matrix x, as a plain loop: numba's np.ascontiguousarray
     would be one more function to compile in every cold start."""
     r, c = x.shape
-    out = new_empty(r * c, x.dtype).reshape((r, c))
+    out = shaped(new_empty(r * c, x.dtype), (r, c))
     for i in range(r):
         for j in range(c):
             out[i, j] = x[i, j]
@@ -232,7 +232,7 @@ def blas_dot(a, b):
     goes through `new_empty`, which generated code compiles anyway."""
     n, k = a.shape
     m = b.shape[1]
-    out = new_empty(n * m, a.dtype).reshape((n, m))
+    out = shaped(new_empty(n * m, a.dtype), (n, m))
     if n == 0 or m == 0:
         return out
     if k == 0:

@@ -1,5 +1,11 @@
-"""Memory helpers for generated modules and row kernels: the huge-page hint for large
-new arrays."""
+"""Memory helpers for generated modules and row kernels: new arrays (with the huge-page
+hint where they are large), C-contiguous reshapes and contiguous copies.
+
+None of them reaches numba's own np.empty, reshape or np.ascontiguousarray: those are
+Python-level implementations in numba.np.arrayobj, compiled into the caller with a record
+of their module, so loading cached code that used one imports that module first (~35 ms
+of a ~0.3 s warm start). Here the arrays are built in LLVM IR, like numba builds them.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 _HUGE_BYTES = 4 << 20   # NumPy advises huge pages from 4 MiB on; so do we
 _HUGE_PAGE = 2 << 20
@@ -53,13 +59,141 @@ def _advise_range(address, nbytes):
             _madvise(start, end - start, _MADV_HUGEPAGE)
 
 
-# A cached wrapper of np.empty, which generated code calls: numba compiles its own
-# implementation anew in every process that types a call to it; a call to this is typed
-# once per machine and signature, then loaded from the disk cache.
+def _element(dtype):
+    """The element type a dtype argument (np.float32, or a dtype value) stands for."""
+    element = getattr(dtype, "instance_type", getattr(dtype, "dtype", None))
+    return element if isinstance(element, (types.Number, types.Boolean)) else None
+
+
+@intrinsic
+def _empty_1d(typingctx, size, dtype):
+    """np.empty(size, dtype) as a 1-d C-contiguous array (size >= 0)."""
+    element = _element(dtype)
+    if not isinstance(size, types.Integer) or element is None:
+        return None
+    result = types.Array(element, 1, "C")
+
+    def codegen(context, builder, sig, args):
+        n = context.cast(builder, args[0], sig.args[0], types.intp)
+        return _allocate(context, builder, result, [n])._getvalue()
+    return result(size, dtype), codegen
+
+
+@intrinsic
+def converted(typingctx, a, dtype):
+    """a.astype(dtype) (so a.copy() too): a new C-contiguous array, from `a` of any
+    layout, each element cast as numba casts on assignment (as NumPy's astype does)."""
+    element = _element(dtype)
+    if not isinstance(a, types.Array) or element is None:
+        return None
+    result = types.Array(element, a.ndim, "C")
+
+    def codegen(context, builder, sig, args):
+        source = context.make_array(a)(context, builder, args[0])
+        shape = cgutils.unpack_tuple(builder, source.shape, a.ndim)
+        strides = cgutils.unpack_tuple(builder, source.strides, a.ndim)
+        out = _allocate(context, builder, result, shape)
+        target = cgutils.alloca_once_value(builder, out.data)  # written in C order
+        intp = context.get_value_type(types.intp)
+        with cgutils.loop_nest(builder, shape, intp) as index:
+            where = cgutils.get_item_pointer2(context, builder, source.data, shape, strides,
+                                              a.layout, index)
+            value = context.cast(builder, context.unpack_value(builder, a.dtype, where),
+                                 a.dtype, element)
+            pointer = builder.load(target)
+            context.pack_value(builder, element, value, pointer)
+            builder.store(builder.gep(pointer, [ir.Constant(intp, 1)]), target)
+        return out._getvalue()
+    return result(a, dtype), codegen
+
+
+def _allocate(context, builder, array_type, shape):
+    """A new C-contiguous array struct of `array_type` and `shape` (intp values), through
+    numba's runtime, 32-byte aligned as numba's np.empty, with its errors: ValueError where
+    the size in bytes overflows, MemoryError where the allocation fails."""
+    intp = context.get_value_type(types.intp)
+    itemsize = ir.Constant(intp, context.get_abi_sizeof(context.get_data_type(array_type.dtype)))
+    nitems, overflow = ir.Constant(intp, 1), cgutils.false_bit
+    for d in shape:
+        product = builder.smul_with_overflow(nitems, d)
+        nitems = builder.extract_value(product, 0)
+        overflow = builder.or_(overflow, builder.extract_value(product, 1))
+    product = builder.smul_with_overflow(nitems, itemsize)
+    overflow = builder.or_(overflow, builder.extract_value(product, 1))
+    with builder.if_then(overflow, likely=False):
+        context.call_conv.return_user_exc(builder, ValueError, (
+            "array is too big; `arr.size * arr.dtype.itemsize` is larger than the maximum "
+            "possible size.",))
+    meminfo = context.nrt.meminfo_alloc_aligned(builder, size=builder.extract_value(product, 0),
+                                                align=32)
+    array = context.make_array(array_type)(context, builder)
+    _fill(context, builder, array, array_type, context.nrt.meminfo_data(builder, meminfo),
+          meminfo, shape, _c_strides(builder, itemsize, shape), nitems)
+    return array
+
+
+def _c_strides(builder, itemsize, shape):
+    """The strides of a C-contiguous array of this shape."""
+    strides = [itemsize] if shape else []
+    for d in reversed(shape[1:]):
+        strides.insert(0, builder.mul(strides[0], d))
+    return strides
+
+
+def _fill(context, builder, array, array_type, data, meminfo, shape, strides, nitems):
+    """Set every field of a new array struct (what numba's populate_array does)."""
+    intp = context.get_value_type(types.intp)
+    array.data = builder.bitcast(data, array.data.type)
+    array.shape = cgutils.pack_array(builder, shape, intp)
+    array.strides = cgutils.pack_array(builder, strides, intp)
+    array.itemsize = ir.Constant(intp, context.get_abi_sizeof(
+        context.get_data_type(array_type.dtype)))
+    array.meminfo = meminfo
+    array.parent = cgutils.get_null_value(array.parent.type)
+    array.nitems = nitems
+
 
 @njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def new_empty(size, dtype):
-    """np.empty(size, dtype): a new 1-d array (generated code reshapes it), with the
-    huge-page hint where it is large (`advise_huge`). Here, not at each use: every
-    inlined call made numba re-scan the whole entry function."""
-    return advise_huge(np.empty(size, dtype))
+    """np.empty(size, dtype): a new 1-d array (generated code reshapes it with `shaped`),
+    with the huge-page hint where it is large (`advise_huge`). A cached function, called
+    by generated code: typed once per machine and dtype, and the hint is not inlined at
+    every use (each inlined call made numba re-scan the whole entry function)."""
+    if size < 0:
+        raise ValueError("negative dimensions are not allowed")
+    return advise_huge(_empty_1d(size, dtype))
+
+
+@intrinsic
+def shaped(typingctx, a, shape):
+    """a.reshape(shape) for an `a` the caller knows to be C-contiguous (by its type, or
+    checked at run time) and of the size `shape` multiplies to: the same memory with C
+    strides for the new shape. Unchecked: anywhere else, use numba's reshape."""
+    if not (isinstance(a, types.Array) and isinstance(shape, types.BaseTuple)
+            and all(isinstance(d, types.Integer) for d in shape)):
+        return None
+    result = a.copy(ndim=len(shape), layout="C")
+
+    def codegen(context, builder, sig, args):
+        intp = context.get_value_type(types.intp)
+        source = context.make_array(sig.args[0])(context, builder, args[0])
+        dims = [context.cast(builder, d, t, types.intp)
+                for d, t in zip(cgutils.unpack_tuple(builder, args[1], len(shape)), shape)]
+        array = context.make_array(result)(context, builder)
+        _fill(context, builder, array, result, source.data, source.meminfo, dims,
+              _c_strides(builder, source.itemsize, dims), source.nitems)
+        array.parent = source.parent
+        context.nrt.incref(builder, sig.args[0], args[0])  # the view holds the memory too
+        return array._getvalue()
+    return result(a, shape), codegen
+
+
+def contiguous(a):
+    """np.ascontiguousarray(a): `a` itself where its type is C-contiguous already."""
+
+
+@overload(contiguous)
+def _contiguous(a):
+    if isinstance(a, types.Array) and a.layout == "C":
+        return lambda a: a
+    return lambda a: np.ascontiguousarray(a)

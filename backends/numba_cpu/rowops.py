@@ -16,7 +16,7 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
-from backends.numba_cpu.memory import new_empty
+from backends.numba_cpu.memory import new_empty, shaped
 from backends.numba_cpu.vecmath import FUNCTIONS as VECMATH
 
 _FLAGS = dict(cache=True, error_model="numpy", nogil=True, no_cfunc_wrapper=True)
@@ -133,7 +133,7 @@ def _exp_sum(row, shift):
 
 def _softmax_rows(x, log):
     """softmax (or log_softmax when `log`) of each row of a (rows, cols) float array."""
-    out = new_empty(x.size, x.dtype).reshape(x.shape)
+    out = shaped(new_empty(x.size, x.dtype), x.shape)
     for i in prange(x.shape[0]):
         shift = _row_shift(x[i])
         total = _exp_terms(x[i], shift, out[i])

@@ -16,7 +16,8 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
-from backends.numba_cpu.memory import advise_huge, new_empty  # noqa: F401
+from backends.numba_cpu.memory import (advise_huge, contiguous, converted, new_empty,  # noqa: F401
+                                       shaped)
 from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows, renamed,  # noqa: F401
                                        logsumexp_rows, matmul_loop, softmax_rows)
 from symgraph.errors import SymgraphError
@@ -36,9 +37,9 @@ def reshape_any(a, shape):
 
 @overload(reshape_any)
 def _reshape_any(a, shape):
-    if a.layout == "C":
-        return lambda a, shape: a.reshape(shape)
-    return lambda a, shape: np.ascontiguousarray(a).reshape(shape)
+    if a.layout == "C":  # (the caller checked the sizes: resolve_shape)
+        return lambda a, shape: shaped(a, shape)
+    return lambda a, shape: shaped(np.ascontiguousarray(a), shape)
 
 
 @njit(**_HELPER)

@@ -19,7 +19,7 @@ def as_rows(v: str, x: str, ndim: int, moved: tuple[int, ...],
     kept dims, moved dims, the permutation)."""
     kept = [j for j in range(ndim) if j not in moved]
     perm = kept + list(moved)
-    source = x if dtype is None else f"{x}.astype(np.{dtype})"
+    source = x if dtype is None else f"converted({x}, np.{dtype})"
     if perm != list(range(ndim)):
         source = f"{source}.transpose({shape_tuple([str(p) for p in perm])})"
     kept_dims = [f"{x}.shape[{j}]" for j in kept]
@@ -27,13 +27,13 @@ def as_rows(v: str, x: str, ndim: int, moved: tuple[int, ...],
     rows = " * ".join(["1"] + kept_dims)
     cols = " * ".join(["1"] + moved_dims)
     lines = [f"{v}_rows = {rows}", f"{v}_cols = {cols}",
-             f"{v}_2d = np.ascontiguousarray({source}).reshape(({v}_rows, {v}_cols))"]
+             f"{v}_2d = shaped(contiguous({source}), ({v}_rows, {v}_cols))"]
     return lines, kept_dims, moved_dims, perm
 
 
 def _restore(result: str, kept: list[str], moved: list[str], perm: list[int]) -> str:
     """(rows, cols) back to the input's shape and axis order."""
-    out = f"{result}.reshape({shape_tuple(kept + moved)})"
+    out = f"shaped({result}, {shape_tuple(kept + moved)})"
     if perm != sorted(perm):
         inverse = [perm.index(j) for j in range(len(perm))]
         out = f"{out}.transpose({shape_tuple([str(i) for i in inverse])})"
@@ -48,8 +48,8 @@ def _reduced(result: str, node: Node, kept: list[str]) -> str:
         dims, it = [], iter(kept)
         for j in range(ndim):
             dims.append("1" if j in axes else next(it))
-        return f"{result}.reshape({shape_tuple(dims)})"
-    return f"{result}.reshape({shape_tuple(kept)})"
+        return f"shaped({result}, {shape_tuple(dims)})"
+    return f"shaped({result}, {shape_tuple(kept)})"
 
 
 def _cross_entropy(node: Node, names) -> list[str]:
@@ -73,15 +73,15 @@ def _cross_entropy(node: Node, names) -> list[str]:
     else:
         x, label = f"{v}_x", f"{v}_l"
         nest.lines += [
-            f"{v}_x = np.ascontiguousarray(np.broadcast_to({logits}, "
-            f"{shape_tuple(dims + [classes])})).reshape(({rows}, {classes}))",
-            f"{v}_l = np.ascontiguousarray(np.broadcast_to({labels}, {shape_tuple(dims)}))"
-            f".reshape({rows})"]
+            f"{v}_x = shaped(contiguous(np.broadcast_to({logits}, "
+            f"{shape_tuple(dims + [classes])})), ({rows}, {classes}))",
+            f"{v}_l = shaped(contiguous(np.broadcast_to({labels}, {shape_tuple(dims)})), "
+            f"({rows},))"]
     if type(node.op).__name__ == "SoftmaxCrossEntropy":
         return nest.lines + [
             f"{v}_r, {v}_bad = cross_entropy_rows({x}, {label}, {rows})",
             f"if {v}_bad:", f"    raise ShapeError({message})",
-            f"{v} = {v}_r.reshape({shape_tuple(dims)})"]
+            f"{v} = shaped({v}_r, {shape_tuple(dims)})"]
     return nest.lines + [  # rows of x and labels broadcast: each has 1 or `rows`
         f"{v}_r = {new_array([rows], node.type.dtype)}",
         f"{v}_xs = min({x}.shape[0] - 1, 1)",
@@ -91,7 +91,7 @@ def _cross_entropy(node: Node, names) -> list[str]:
         f"    if {v}_k < 0 or {v}_k >= {x}.shape[1]:",
         f"        raise ShapeError({message})",
         f"    {v}_r[{v}_i] = -{x}[{v}_i * {v}_xs, {v}_k]",
-        f"{v} = {v}_r.reshape({shape_tuple(dims)})"]
+        f"{v} = shaped({v}_r, {shape_tuple(dims)})"]
 
 
 def lower_softmax(node: Node, names) -> list[str]:

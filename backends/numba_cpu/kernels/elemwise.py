@@ -99,8 +99,10 @@ def lower_fused(node: Node, names) -> list[str]:
     if not flat_ok:
         return lines + general
     _, flat_body = emit(lambda k, o: f"{v}_f{k}[{v}_i]", lambda o, t: f"{v}_g{o}[{v}_i]")
-    views = [f"{v}_f{k} = {operands[k].name}.ravel()" for k in sorted(arrays)]
-    views += [f"{v}_g{o} = {name}.ravel()" for o, (name, *_) in enumerate(targets)]
+    views = [f"{v}_f{k} = shaped({operands[k].name}, ({operands[k].name}.size,))"
+             for k in sorted(arrays)]  # under the `if` below: C-contiguous
+    views += [f"{v}_g{o} = shaped({name}, ({name}.size,))" for o, (name, *_) in
+              enumerate(targets)]
     checks = [f"{operands[k].name}.flags.c_contiguous and "
               f"{operands[k].name}.shape == {out_names[0]}.shape" for k in sorted(arrays)]
     loop = [f"for {v}_i in prange({out_names[0]}.size):"] + indent(flat_body, 1)

@@ -10,7 +10,7 @@ from symgraph.graph import Node
 
 def _operand(name: str, node: Node, dtype: str, transpose: bool, column: bool) -> str:
     """Source of the operand as a ≥2-d matrix (stack) of `dtype`, transposed if asked."""
-    expr = name if node.dtype == dtype else f"{name}.astype(np.{dtype})"
+    expr = name if node.dtype == dtype else f"converted({name}, np.{dtype})"
     ndim = node.ndim
     if transpose and ndim == 2:
         expr = f"{expr}.T"  # typed F-contiguous for a C input: BLAS reads it in place
@@ -72,5 +72,5 @@ def lower_matmul(node: Node, names) -> list[str]:
         value = f"{result} != 0" if dtype == "bool" else result
         return lines + [f"{v} = {new_array([], dtype)}", f"{v}[()] = {value}"]
     if not floats and dtype != acc:
-        result = f"({result} != 0)" if dtype == "bool" else f"{result}.astype(np.{dtype})"
+        result = f"({result} != 0)" if dtype == "bool" else f"converted({result}, np.{dtype})"
     return lines + [f"{v} = {result}"]

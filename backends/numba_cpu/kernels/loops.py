@@ -43,12 +43,12 @@ def _size(dims: list[str]) -> str:
 def new_array(dims: list[str], dtype: str) -> str:
     """Source of a new C-contiguous array of these dims and dtype (a NumPy name).
 
-    Always one `new_empty(size, np.<dtype>)` (runtime.py: np.empty, compiled once per
-    machine and dtype and cached), reshaped: typing np.empty itself costs a compile
+    Always one `new_empty(size, np.<dtype>)` (memory.py: compiled once per machine and
+    dtype and cached), `shaped` to its rank: typing np.empty itself costs a compile
     (~0.06 s) per rank and dtype in every process."""
     if len(dims) == 1:
         return f"new_empty({typed_int(dims[0])}, np.{dtype})"
-    return f"new_empty({_size(dims)}, np.{dtype}).reshape({shape_tuple(dims)})"
+    return f"shaped(new_empty({_size(dims)}, np.{dtype}), {shape_tuple(dims)})"
 
 
 def filled_array(v: str, dims: list[str], value: str, dtype: str) -> list[str]:
@@ -56,7 +56,7 @@ def filled_array(v: str, dims: list[str], value: str, dtype: str) -> list[str]:
     lines = [f"{v}_flat = new_empty({_size(dims)}, np.{dtype})", f"{v}_flat[:] = {value}"]
     if len(dims) == 1:
         return lines + [f"{v} = {v}_flat"]
-    return lines + [f"{v} = {v}_flat.reshape({shape_tuple(dims)})"]
+    return lines + [f"{v} = shaped({v}_flat, {shape_tuple(dims)})"]
 
 
 def error_message(node: Node, text: str) -> str:

@@ -69,4 +69,4 @@ def lower_random(node: Node, names) -> list[str]:
         lines += _integer_checks(node, f"{v}_low", f"{v}_high")
         args += [f"{v}_low", f"{v}_high", f"np.{node.type.dtype}"]
     # The draw is flat (one compiled version per dtype, whatever the rank): a view reshapes.
-    return lines + [f"{v} = {function}({', '.join(args)}).reshape({v}_shape)"]
+    return lines + [f"{v} = shaped({function}({', '.join(args)}), {v}_shape)"]

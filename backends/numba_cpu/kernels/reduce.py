@@ -108,10 +108,10 @@ def lower_reduce(node: Node, names) -> list[str]:
     else:
         update = f"{acc}[{where}] = " + combine.format(r=f"{acc}[{where}]", x=x)
         lines += nest.loops(step + [update], parallel)
-    result = acc if acc_dtype == out_dtype else f"{acc}.astype(np.{out_dtype})"
+    result = acc if acc_dtype == out_dtype else f"converted({acc}, np.{out_dtype})"
     if reduce_op.keepdims:
         dims = [("1" if j in axes else nest.dims[j]) for j in range(ndim)]
-        result = f"{result}.reshape({shape_tuple(dims)})"
+        result = f"shaped({result}, {shape_tuple(dims)})"
     return lines + [f"{v} = {result}"]
 
 
@@ -141,11 +141,12 @@ def lower_sum_to(node: Node, names) -> list[str]:
     body = [f"{v}_acc[{target}] += {cast(f'{g}[{source}]', dtype, acc_dtype)}"]
     for j in reversed(range(g_node.ndim)):
         body = [f"for {v}_i{j} in range({g}.shape[{j}]):"] + indent(body, 1)
-    result = f"{v}_acc" if acc_dtype == dtype else f"{v}_acc.astype(np.{dtype})"
+    result = f"{v}_acc" if acc_dtype == dtype else f"converted({v}_acc, np.{dtype})"
     summed += body + [f"{v} = {result}"]
     if lead or not rank or g_node.dtype != dtype:
         return checks + summed
     # The usual case in a gradient: the shape is the gradient's own (a batch dimension
     # the optimizer could not prove equal), so there is nothing to sum: copy it.
     same = " and ".join(f"{v}_d{p} == {g}.shape[{p}]" for p in range(rank))
-    return checks + [f"if {same}:", f"    {v} = {g}.copy()", "else:"] + indent(summed, 1)
+    return checks + [f"if {same}:", f"    {v} = converted({g}, np.{dtype})", "else:"] + \
+        indent(summed, 1)
