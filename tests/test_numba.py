@@ -468,19 +468,24 @@ def test_parallel_entry_agrees_with_the_serial_one_on_loops_reductions_and_rows(
                                                                              monkeypatch):
     x = sg.matrix("x", dtype="float32")
     v = sg.vector("v", dtype="float32")
+    u = sg.vector("u", dtype="float32")   # v * u: the flat twin loop, where lengths agree
     outputs = [sg.exp(-x * x) * sg.sin(x) + v, sg.sum(sg.tanh(x), axis=0),
                sg.max(x * 2, axis=1), sg.nn.softmax(x + v), sg.cumsum(x, axis=1),
-               x[::2, 1:] * 3]
+               x[::2, 1:] * 3, sg.exp(-v * v) * sg.sin(v) + 0.5 * sg.tanh(v * u)]
     xs = rng.standard_normal((37, 29)).astype("float32")
     vs = rng.standard_normal(29).astype("float32")
-    serial = sg.function([x, v], outputs, backend="numba")
+    serial = sg.function([x, v, u], outputs, backend="numba")
     monkeypatch.setattr(sg.config, "parallel_threshold", 0)
-    parallel = sg.function([x, v], outputs, backend="numba")
+    parallel = sg.function([x, v, u], outputs, backend="numba")
     monkeypatch.setattr(sg.config, "parallel_threshold", 10**12)
-    never = sg.function([x, v], outputs, backend="numba")
-    for a, b, c in zip(parallel(xs, vs), serial(xs, vs), never(xs, vs)):
-        np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)
-        np.testing.assert_array_equal(b, c)
+    never = sg.function([x, v, u], outputs, backend="numba")
+    assert "_g0 = shaped(" in serial.source   # the flat twin is there
+    for us in (vs[::-1].copy(), vs[:1]):       # flat twin, then the broadcasting nest
+        for a, b, c in zip(parallel(xs, vs, us), serial(xs, vs, us), never(xs, vs, us)):
+            np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)
+            np.testing.assert_array_equal(b, c)
+        w1 = np.exp(-vs * vs) * np.sin(vs) + 0.5 * np.tanh(vs * us)
+        np.testing.assert_allclose(parallel(xs, vs, us)[-1], w1, rtol=2e-6, atol=1e-6)
     assert parallel.runner.entry is serial.runner.entry   # one module, two entries
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
+from numba.core import cgutils, ir_utils
 from numba.extending import intrinsic, overload
 
 _HUGE_BYTES = 4 << 20   # NumPy advises huge pages from 4 MiB on; so do we
@@ -190,6 +190,16 @@ def shaped(typingctx, a, shape):
 
 def contiguous(a):
     """np.ascontiguousarray(a): `a` itself where its type is C-contiguous already."""
+
+
+def _aliases(lhs, args, alias_map, arg_aliases):
+    """numba's alias analysis, told that a call's result may share its first argument's
+    memory: parallel loops writing through the result are then not dropped as dead."""
+    ir_utils._add_alias(lhs, args[0].name, alias_map, arg_aliases)
+
+
+for _function in ("shaped", "contiguous"):
+    ir_utils.alias_func_extensions[(_function, __name__)] = _aliases
 
 
 @overload(contiguous)
