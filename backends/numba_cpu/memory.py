@@ -93,8 +93,20 @@ def converted(typingctx, a, dtype):
         shape = cgutils.unpack_tuple(builder, source.shape, a.ndim)
         strides = cgutils.unpack_tuple(builder, source.strides, a.ndim)
         out = _allocate(context, builder, result, shape)
-        target = cgutils.alloca_once_value(builder, out.data)  # written in C order
         intp = context.get_value_type(types.intp)
+        if a.layout == "C" and a.dtype == element:  # a copy: one memcpy
+            cgutils.raw_memcpy(builder, out.data, source.data, source.nitems,
+                               context.get_abi_sizeof(context.get_data_type(element)))
+            return out._getvalue()
+        if a.layout == "C":  # one flat loop, which LLVM vectorizes
+            with cgutils.for_range(builder, source.nitems) as loop:
+                value = context.unpack_value(builder, a.dtype,
+                                             builder.gep(source.data, [loop.index]))
+                context.pack_value(builder, element, context.cast(builder, value, a.dtype,
+                                                                  element),
+                                   builder.gep(out.data, [loop.index]))
+            return out._getvalue()
+        target = cgutils.alloca_once_value(builder, out.data)  # written in C order
         with cgutils.loop_nest(builder, shape, intp) as index:
             where = cgutils.get_item_pointer2(context, builder, source.data, shape, strides,
                                               a.layout, index)
