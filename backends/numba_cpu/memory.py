@@ -1,10 +1,12 @@
 """Memory helpers for generated modules and row kernels: new arrays (with the huge-page
-hint where they are large), C-contiguous reshapes and contiguous copies.
+hint where they are large), C-contiguous reshapes, casts and copies.
 
-None of them reaches numba's own np.empty, reshape or np.ascontiguousarray: those are
-Python-level implementations in numba.np.arrayobj, compiled into the caller with a record
-of their module, so loading cached code that used one imports that module first (~35 ms
-of a ~0.3 s warm start). Here the arrays are built in LLVM IR, like numba builds them.
+numba's own np.empty, reshape, astype, copy, ravel and np.ascontiguousarray are
+Python-level implementations in numba.np.arrayobj, compiled into the caller as one more
+function per signature and recorded with their module, so loading cached code that used
+one imports that module first (~30 ms of a ~0.3 s warm start). These build the arrays in
+LLVM IR instead, as numba does inside those implementations (`contiguous` falls back to
+np.ascontiguousarray for an array not typed C-contiguous).
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def converted(typingctx, a, dtype):
         intp = context.get_value_type(types.intp)
         if a.layout == "C" and a.dtype == element:  # a copy: one memcpy
             cgutils.raw_memcpy(builder, out.data, source.data, source.nitems,
-                               context.get_abi_sizeof(context.get_data_type(element)))
+                               _itemsize(context, element))
             return out._getvalue()
         if a.layout == "C":  # one flat loop, which LLVM vectorizes
             with cgutils.for_range(builder, source.nitems) as loop:
@@ -124,7 +126,7 @@ def _allocate(context, builder, array_type, shape):
     numba's runtime, 32-byte aligned as numba's np.empty, with its errors: ValueError where
     the size in bytes overflows, MemoryError where the allocation fails."""
     intp = context.get_value_type(types.intp)
-    itemsize = ir.Constant(intp, context.get_abi_sizeof(context.get_data_type(array_type.dtype)))
+    itemsize = ir.Constant(intp, _itemsize(context, array_type.dtype))
     nitems, overflow = ir.Constant(intp, 1), cgutils.false_bit
     for d in shape:
         product = builder.smul_with_overflow(nitems, d)
@@ -136,12 +138,17 @@ def _allocate(context, builder, array_type, shape):
         context.call_conv.return_user_exc(builder, ValueError, (
             "array is too big; `arr.size * arr.dtype.itemsize` is larger than the maximum "
             "possible size.",))
-    meminfo = context.nrt.meminfo_alloc_aligned(builder, size=builder.extract_value(product, 0),
-                                                align=32)
+    meminfo = context.nrt.meminfo_alloc_aligned(
+        builder, size=builder.extract_value(product, 0), align=32)
     array = context.make_array(array_type)(context, builder)
     _fill(context, builder, array, array_type, context.nrt.meminfo_data(builder, meminfo),
           meminfo, shape, _c_strides(builder, itemsize, shape), nitems)
     return array
+
+
+def _itemsize(context, element) -> int:
+    """Bytes per element of `element` in an array (a bool is one byte)."""
+    return context.get_abi_sizeof(context.get_data_type(element))
 
 
 def _c_strides(builder, itemsize, shape):
@@ -158,8 +165,7 @@ def _fill(context, builder, array, array_type, data, meminfo, shape, strides, ni
     array.data = builder.bitcast(data, array.data.type)
     array.shape = cgutils.pack_array(builder, shape, intp)
     array.strides = cgutils.pack_array(builder, strides, intp)
-    array.itemsize = ir.Constant(intp, context.get_abi_sizeof(
-        context.get_data_type(array_type.dtype)))
+    array.itemsize = ir.Constant(intp, _itemsize(context, array_type.dtype))
     array.meminfo = meminfo
     array.parent = cgutils.get_null_value(array.parent.type)
     array.nitems = nitems
@@ -187,7 +193,6 @@ def shaped(typingctx, a, shape):
     result = a.copy(ndim=len(shape), layout="C")
 
     def codegen(context, builder, sig, args):
-        intp = context.get_value_type(types.intp)
         source = context.make_array(sig.args[0])(context, builder, args[0])
         dims = [context.cast(builder, d, t, types.intp)
                 for d, t in zip(cgutils.unpack_tuple(builder, args[1], len(shape)), shape)]
