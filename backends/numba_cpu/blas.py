@@ -39,7 +39,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from backends.numba_cpu.memory import new_empty, shaped
+from backends.numba_cpu.memory import converted, new_empty, shaped
 from symgraph.errors import SymgraphError
 
 CYTHON_BLAS = "scipy.linalg.cython_blas"
@@ -209,18 +209,6 @@ def as_any(typingctx, a):
     return result(a), codegen
 
 
-@njit(inline="always")
-def _compact(x):
-    """A C-contiguous copy of the matrix x, as a plain loop: numba's np.ascontiguousarray
-    would be one more function to compile in every cold start."""
-    r, c = x.shape
-    out = shaped(new_empty(r * c, x.dtype), (r, c))
-    for i in range(r):
-        for j in range(c):
-            out[i, j] = x[i, j]
-    return out
-
-
 @njit(**_HELPER)
 def blas_dot(a, b):
     """a @ b of two float matrices of one dtype, a new C-contiguous array, through ?gemm.
@@ -228,8 +216,8 @@ def blas_dot(a, b):
 
     A C-contiguous result is, read column-major, its own transpose: (a @ b).T = b.T @ a.T,
     so gemm gets b and a in that order, each read as its transpose (`_reading`). Operands
-    neither of whose axes is contiguous (a strided view) are copied first. Allocation
-    goes through `new_empty`, which generated code compiles anyway."""
+    neither of whose axes is contiguous (a strided view) are copied first (`converted`).
+    Allocation goes through `new_empty`, which generated code compiles anyway."""
     n, k = a.shape
     m = b.shape[1]
     out = shaped(new_empty(n * m, a.dtype), (n, m))
@@ -245,10 +233,10 @@ def blas_dot(a, b):
     trans_a, lda = _reading(a)
     trans_b, ldb = _reading(b)
     if trans_a == 0 or lda > _INT32_MAX:  # (a view into a huge array: read a compact copy)
-        a = _compact(a)
+        a = converted(a, a.dtype)
         trans_a, lda = _N, k
     if trans_b == 0 or ldb > _INT32_MAX:
-        b = _compact(b)
+        b = converted(b, b.dtype)
         trans_b, ldb = _N, m
     _gemm(trans_b, trans_a, m, n, k, b, ldb, a, lda, out, m)
     return out
