@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numba
 import numpy as np
 import pytest
 
@@ -420,9 +421,9 @@ def test_backend_kernels_are_cached_under_the_backend_salt():
     # A kernel's machine code includes what it calls from other files (vecmath.py inside
     # rowops.py's softmax), so its cache must go stale when any backend file changes, not
     # only its own file (numba's stamp).
-    from backends.numba_cpu import memory, rowops, runtime
+    from backends.numba_cpu import blas, rowops, runtime
     for kernel in (rowops.softmax_rows, rowops.PARALLEL["softmax_rows"], runtime.sin_float64,
-                   runtime.bdim, memory._advise_range):
+                   runtime.maximum, blas.blas_dot):
         assert kernel._cache._cache_file._source_stamp == cache.SALT, kernel
     x = sg.vector("x", dtype="float64")   # a generated module is not a backend kernel
     f = sg.function([x], sg.sin(x) * 2, backend="numba")
@@ -458,10 +459,15 @@ def test_large_fused_outputs_get_the_huge_page_hint_and_stay_correct(size, rng):
     values = rng.uniform(-3, 3, size)
     out = f(values)
     np.testing.assert_allclose(out, np.tanh(values) * 2 + 1, rtol=1e-14, atol=1e-14)
-    hinted = runtime.advise_huge(np.empty(size))     # returns its argument, untouched
-    assert hinted.shape == (size,) and hinted.dtype == np.float64
-    fresh = runtime.new_empty(size, np.float32)
+    allocate = numba.njit(lambda n: runtime.new_empty(n, np.float32))
+    fresh = allocate(size)
     assert fresh.shape == (size,) and fresh.dtype == np.float32 and fresh.flags.c_contiguous
+    fresh[:] = 1.5                                    # its memory is all there
+    assert fresh.sum() == 1.5 * size
+    code = allocate.inspect_llvm(allocate.signatures[0])
+    assert "@madvise(" in code and ", i32 14)" in code  # MADV_HUGEPAGE, from 4 MiB on
+    with pytest.raises(ValueError, match="negative dimensions"):
+        allocate(-1)
 
 
 def test_parallel_entry_agrees_with_the_serial_one_on_loops_reductions_and_rows(rng,

@@ -5,7 +5,8 @@ numba's own np.empty, reshape, astype, copy, ravel and np.ascontiguousarray are
 Python-level implementations in numba.np.arrayobj, compiled into the caller as one more
 function per signature and recorded with their module, so loading cached code that used
 one imports that module first (~30 ms of a ~0.3 s warm start). These build the arrays in
-LLVM IR instead, as numba does inside those implementations (`contiguous` falls back to
+LLVM IR instead, as numba does inside those implementations, lowered in place in the
+caller: none of them is a function numba compiles on its own (`contiguous` falls back to
 np.ascontiguousarray for an array not typed C-contiguous).
 """
 
@@ -16,7 +17,7 @@ import sys
 import numpy as np
 
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils, ir_utils
 from numba.extending import intrinsic, overload
 
@@ -26,39 +27,28 @@ _MADV_HUGEPAGE = 14
 _HAS_MADVISE = sys.platform.startswith("linux")
 
 
-@intrinsic
-def _madvise(typingctx, address, length, advice):
-    """libc's madvise, called by symbol name so the machine code stays cacheable (a ctypes
-    pointer would be a process-specific address)."""
-    def codegen(context, builder, sig, args):
-        i64 = ir.IntType(64)
-        fnty = ir.FunctionType(ir.IntType(32), [ir.IntType(8).as_pointer(), i64, ir.IntType(32)])
-        function = cgutils.get_or_insert_function(builder.module, fnty, "madvise")
-        pointer = builder.inttoptr(args[0], ir.IntType(8).as_pointer())
-        return builder.call(function, [pointer, args[1], builder.trunc(args[2], ir.IntType(32))])
-    return types.int32(types.intp, types.intp, types.intp), codegen
-
-
-@njit(inline="always")
-def advise_huge(a):
-    """Ask Linux to back a large new array with transparent huge pages, as NumPy does.
+def _advise_huge(context, builder, data, nbytes):
+    """Ask Linux to back a new array's whole pages with transparent huge pages, as NumPy
+    does, where it is 4 MiB or more: libc's madvise, called by symbol name so the machine
+    code stays cacheable. A hint only: its result is ignored.
 
     Why: a fresh 40 MB output otherwise costs ~10,000 page faults on first touch, which
-    took longer than computing W1's fused loop itself (37 ms vs 20 ms for 10M float32).
-    A hint only: its result is ignored, and arrays below 4 MiB are left alone. Inlined, so
-    that the one compiled function (`_advise_range`) serves every dtype and rank."""
-    _advise_range(a.ctypes.data, a.nbytes)
-    return a
-
-
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
-def _advise_range(address, nbytes):
-    """The huge-page hint for the bytes [address, address + nbytes), whole pages only."""
-    if _HAS_MADVISE and nbytes >= _HUGE_BYTES:
-        start = (address + _HUGE_PAGE - 1) & ~(_HUGE_PAGE - 1)
-        end = (address + nbytes) & ~(_HUGE_PAGE - 1)
-        if end > start:
-            _madvise(start, end - start, _MADV_HUGEPAGE)
+    took longer than computing W1's fused loop itself (37 ms vs 20 ms for 10M float32)."""
+    if not _HAS_MADVISE:
+        return
+    intp = nbytes.type
+    with builder.if_then(builder.icmp_signed(">=", nbytes, intp(_HUGE_BYTES)), likely=False):
+        address = builder.ptrtoint(data, intp)
+        mask = intp(~(_HUGE_PAGE - 1))
+        start = builder.and_(builder.add(address, intp(_HUGE_PAGE - 1)), mask)
+        end = builder.and_(builder.add(address, nbytes), mask)
+        with builder.if_then(builder.icmp_signed(">", end, start)):
+            byte_pointer = ir.IntType(8).as_pointer()
+            madvise = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.IntType(32), [byte_pointer, intp,
+                                                                 ir.IntType(32)]), "madvise")
+            builder.call(madvise, [builder.inttoptr(start, byte_pointer),
+                                   builder.sub(end, start), ir.IntType(32)(_MADV_HUGEPAGE)])
 
 
 def _element(dtype):
@@ -68,8 +58,11 @@ def _element(dtype):
 
 
 @intrinsic
-def _empty_1d(typingctx, size, dtype):
-    """np.empty(size, dtype) as a 1-d C-contiguous array (size >= 0)."""
+def new_empty(typingctx, size, dtype):
+    """np.empty(size, dtype): a new 1-d C-contiguous array (generated code reshapes it with
+    `shaped`), with np.empty's errors. Lowered in place, so it compiles no function of
+    its own: as a cached njit function it was one more compile per dtype (~0.07 s each,
+    five in the MLP step) and one more file to load on a warm start."""
     element = _element(dtype)
     if not isinstance(size, types.Integer) or element is None:
         return None
@@ -77,6 +70,9 @@ def _empty_1d(typingctx, size, dtype):
 
     def codegen(context, builder, sig, args):
         n = context.cast(builder, args[0], sig.args[0], types.intp)
+        with builder.if_then(builder.icmp_signed("<", n, n.type(0)), likely=False):
+            context.call_conv.return_user_exc(builder, ValueError, (
+                "negative dimensions are not allowed",))
         return _allocate(context, builder, result, [n])._getvalue()
     return result(size, dtype), codegen
 
@@ -124,7 +120,8 @@ def converted(typingctx, a, dtype):
 def _allocate(context, builder, array_type, shape):
     """A new C-contiguous array struct of `array_type` and `shape` (intp values), through
     numba's runtime, 32-byte aligned as numba's np.empty, with its errors: ValueError where
-    the size in bytes overflows, MemoryError where the allocation fails."""
+    the size in bytes overflows, MemoryError where the allocation fails. Large ones get
+    the huge-page hint (`_advise_huge`)."""
     intp = context.get_value_type(types.intp)
     itemsize = ir.Constant(intp, _itemsize(context, array_type.dtype))
     nitems, overflow = ir.Constant(intp, 1), cgutils.false_bit
@@ -138,11 +135,13 @@ def _allocate(context, builder, array_type, shape):
         context.call_conv.return_user_exc(builder, ValueError, (
             "array is too big; `arr.size * arr.dtype.itemsize` is larger than the maximum "
             "possible size.",))
-    meminfo = context.nrt.meminfo_alloc_aligned(
-        builder, size=builder.extract_value(product, 0), align=32)
+    nbytes = builder.extract_value(product, 0)
+    meminfo = context.nrt.meminfo_alloc_aligned(builder, size=nbytes, align=32)
+    data = context.nrt.meminfo_data(builder, meminfo)
+    _advise_huge(context, builder, data, nbytes)
     array = context.make_array(array_type)(context, builder)
-    _fill(context, builder, array, array_type, context.nrt.meminfo_data(builder, meminfo),
-          meminfo, shape, _c_strides(builder, itemsize, shape), nitems)
+    _fill(context, builder, array, array_type, data, meminfo, shape,
+          _c_strides(builder, itemsize, shape), nitems)
     return array
 
 
@@ -169,17 +168,6 @@ def _fill(context, builder, array, array_type, data, meminfo, shape, strides, ni
     array.meminfo = meminfo
     array.parent = cgutils.get_null_value(array.parent.type)
     array.nitems = nitems
-
-
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
-def new_empty(size, dtype):
-    """np.empty(size, dtype): a new 1-d array (generated code reshapes it with `shaped`),
-    with the huge-page hint where it is large (`advise_huge`). A cached function, called
-    by generated code: typed once per machine and dtype, and the hint is not inlined at
-    every use (each inlined call made numba re-scan the whole entry function)."""
-    if size < 0:
-        raise ValueError("negative dimensions are not allowed")
-    return advise_huge(_empty_1d(size, dtype))
 
 
 @intrinsic

@@ -13,11 +13,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
-from numba.extending import overload
+from numba import njit, types
+from numba.extending import intrinsic, overload
 
-from backends.numba_cpu.memory import (advise_huge, contiguous, converted, new_empty,  # noqa: F401
-                                       shaped)
+from backends.numba_cpu.memory import contiguous, converted, new_empty, shaped  # noqa: F401
 from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows, renamed,  # noqa: F401
                                        logsumexp_rows, matmul_loop, softmax_rows)
 from symgraph.errors import SymgraphError
@@ -63,14 +62,22 @@ def resolve_shape(size, target):
     return known == size, dims
 
 
-@njit(**_HELPER)
-def bdim(n, d):
-    """Broadcast a run-time dimension `d` into `n` (-1 marks a mismatch)."""
-    if n < 0 or d == 1:
-        return n
-    if n == 1 or n == d:
-        return d
-    return -1
+@intrinsic
+def bdim(typingctx, n, d):
+    """Broadcast a run-time dimension `d` into `n` (-1 marks a mismatch): n where n < 0 or
+    d == 1, else d where n == 1 or n == d, else -1. Lowered in place: generated code calls
+    it for each broadcast dimension, and as a function it was one more compile."""
+    if not (isinstance(n, types.Integer) and isinstance(d, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        n, d = (context.cast(builder, v, t, types.intp) for v, t in zip(args, sig.args))
+        keep_n = builder.or_(builder.icmp_signed("<", n, n.type(0)),
+                             builder.icmp_signed("==", d, d.type(1)))
+        take_d = builder.or_(builder.icmp_signed("==", n, n.type(1)),
+                             builder.icmp_signed("==", n, d))
+        return builder.select(keep_n, n, builder.select(take_d, d, n.type(-1)))
+    return types.intp(n, d), codegen
 
 
 @njit(**_HELPER)
