@@ -474,10 +474,11 @@ def test_parallel_entry_agrees_with_the_serial_one_on_loops_reductions_and_rows(
                                                                              monkeypatch):
     x = sg.matrix("x", dtype="float32")
     v = sg.vector("v", dtype="float32")
-    u = sg.vector("u", dtype="float32")   # v * u: the flat twin loop, where lengths agree
+    u = sg.vector("u", dtype="float32")   # v * u: the flat loop, where lengths agree
     outputs = [sg.exp(-x * x) * sg.sin(x) + v, sg.sum(sg.tanh(x), axis=0),
                sg.max(x * 2, axis=1), sg.nn.softmax(x + v), sg.cumsum(x, axis=1),
-               x[::2, 1:] * 3, sg.exp(-v * v) * sg.sin(v) + 0.5 * sg.tanh(v * u)]
+               x[::2, 1:] * 3, v * u + 1,        # a short body: the flat twin and the nest
+               sg.exp(-v * v) * sg.sin(v) + 0.5 * sg.tanh(v * u)]   # long: flat, on copies
     xs = rng.standard_normal((37, 29)).astype("float32")
     vs = rng.standard_normal(29).astype("float32")
     serial = sg.function([x, v, u], outputs, backend="numba")
@@ -485,14 +486,42 @@ def test_parallel_entry_agrees_with_the_serial_one_on_loops_reductions_and_rows(
     parallel = sg.function([x, v, u], outputs, backend="numba")
     monkeypatch.setattr(sg.config, "parallel_threshold", 10**12)
     never = sg.function([x, v, u], outputs, backend="numba")
-    assert "_g0 = shaped(" in serial.source   # the flat twin is there
-    for us in (vs[::-1].copy(), vs[:1]):       # flat twin, then the broadcasting nest
+    assert "_g0 = shaped(" in serial.source and "expanded(" in serial.source
+    for us in (vs[::-1].copy(), vs[:1]):       # flat loops, then the nest and a copy
         for a, b, c in zip(parallel(xs, vs, us), serial(xs, vs, us), never(xs, vs, us)):
             np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)
             np.testing.assert_array_equal(b, c)
         w1 = np.exp(-vs * vs) * np.sin(vs) + 0.5 * np.tanh(vs * us)
         np.testing.assert_allclose(parallel(xs, vs, us)[-1], w1, rtol=2e-6, atol=1e-6)
     assert parallel.runner.entry is serial.runner.entry   # one module, two entries
+
+
+@pytest.mark.parametrize("threshold", [10**12, 0])   # the serial entry, the parallel one
+def test_a_long_fused_body_is_compiled_once_and_reads_copies_of_inputs_that_do_not_fit(
+        threshold, rng, monkeypatch):
+    from backends.numba_cpu.kernels.elemwise import LONG_BODY
+    monkeypatch.setattr(sg.config, "parallel_threshold", threshold)
+
+    def chain(m, a, b):
+        for _ in range(LONG_BODY // 4 + 1):
+            a = m.tanh(m.sin(a * 1.25 + b))
+        return a
+
+    x, y = sg.vector("x", dtype="float64"), sg.vector("y", dtype="float64")
+    f = sg.function([x, y], chain(sg, x, y), backend="numba")
+    assert f.source.count("sin_float64(") == LONG_BODY // 4 + 1   # one copy of the body
+    assert f.source.count("prange(") == 1 and "expanded(" in f.source
+    a, b = rng.uniform(-2, 2, 301), rng.uniform(-2, 2, 301)
+    for xs, ys in [(a, b), (a, b[:1]), (a[:1], b), (a[::2], b[:151]), (a[:0], b[:0]),
+                   (a[:0], b[:1])]:      # fits, broadcasts either way, strided, empty
+        np.testing.assert_allclose(f(xs, ys), chain(np, xs, ys), rtol=1e-13, atol=1e-14)
+    X, Y = sg.matrix("X", dtype="float32"), sg.matrix("Y", dtype="float32")
+    g = sg.function([X, Y], chain(sg, X, Y), backend="numba")
+    A, B = (rng.uniform(-2, 2, (9, 7)).astype("float32") for _ in range(2))
+    for xs, ys in [(A, B), (A[:, :1], B), (A, B[:1]), (A[:7].T, B[:7]), (A[::2], B[:1, :1])]:
+        np.testing.assert_allclose(g(xs, ys), chain(np, xs, ys), rtol=1e-5, atol=1e-6)
+    with pytest.raises(sg.ShapeError, match=r"\(3,\) \(301,\)"):
+        f(a, b[:3])
 
 
 def test_only_inputs_that_loops_read_choose_the_parallel_entry():

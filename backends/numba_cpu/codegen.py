@@ -222,7 +222,7 @@ def generate(graph: Graph) -> Generated:
         fresh.append(not o.is_leaf and o.op.kind in FRESH and o not in seen)
         seen.add(o)
     homes: dict[str, list[str]] = {}
-    for name in ["bdim", "contiguous", "converted", "new_empty", "shaped"] + sorted(
+    for name in ["bdim", "contiguous", "converted", "expanded", "new_empty", "shaped"] + sorted(
             names.functions.used):
         homes.setdefault(_home(name), []).append(name)
     lines = [HEADER + "\n".join(f"from backends.numba_cpu.{module} import {', '.join(found)}"

@@ -117,6 +117,38 @@ def converted(typingctx, a, dtype):
     return result(a, dtype), codegen
 
 
+@intrinsic
+def expanded(typingctx, a, shape):
+    """np.ascontiguousarray(np.broadcast_to(a, shape)) for an `a` with as many dimensions
+    as `shape`, each 1 or the target's (the caller checked): a new C-contiguous array,
+    read from `a` at its own strides, a length-1 axis repeated. Fused loops with long
+    bodies run on such copies where an input broadcasts or is strided (kernels/elemwise.py)."""
+    if not (isinstance(a, types.Array) and isinstance(shape, types.UniTuple)
+            and isinstance(shape.dtype, types.Integer) and len(shape) == a.ndim):
+        return None
+    result = types.Array(a.dtype, a.ndim, "C")
+
+    def codegen(context, builder, sig, args):
+        source = context.make_array(a)(context, builder, args[0])
+        intp = context.get_value_type(types.intp)
+        dims = [context.cast(builder, d, shape.dtype, types.intp)
+                for d in cgutils.unpack_tuple(builder, args[1], a.ndim)]
+        out = _allocate(context, builder, result, dims)
+        sizes = cgutils.unpack_tuple(builder, source.shape, a.ndim)
+        steps = [builder.select(builder.icmp_signed("==", n, intp(1)), intp(0), step)
+                 for n, step in zip(sizes, cgutils.unpack_tuple(builder, source.strides,
+                                                                a.ndim))]
+        target = cgutils.alloca_once_value(builder, out.data)  # written in C order
+        with cgutils.loop_nest(builder, dims, intp) as index:
+            where = cgutils.get_item_pointer2(context, builder, source.data, sizes, steps,
+                                              "A", index)
+            pointer = builder.load(target)
+            builder.store(builder.load(where), pointer)
+            builder.store(builder.gep(pointer, [intp(1)]), target)
+        return out._getvalue()
+    return result(a, shape), codegen
+
+
 def _allocate(context, builder, array_type, shape):
     """A new C-contiguous array struct of `array_type` and `shape` (intp values), through
     numba's runtime, 32-byte aligned as numba's np.empty, with its errors: ValueError where

@@ -3,7 +3,9 @@
 A single Elemwise op is a one-instruction fused program, so both kinds share this code.
 Where a dimension may broadcast at run time and every input turns out to have the output's
 shape and be C-contiguous, the kernel runs one flat `prange` loop (which LLVM vectorizes);
-otherwise a loop nest reads broadcast and strided inputs in place. Constants of size 1 are
+otherwise a loop nest reads broadcast and strided inputs in place. A body of `LONG_BODY`
+instructions or more is compiled once, not twice: the flat loop runs in every case, on
+C-contiguous full-shape copies (`memory.expanded`) of the inputs that do not fit. Constants of size 1 are
 typed literals in the body and 0-d inputs are read once before the loop.
 """
 
@@ -13,6 +15,13 @@ from backends.numba_cpu.kernels.loops import Nest, Operand, indent, new_array, o
 from backends.scalar_code import render, single_op_program
 from symgraph.graph import Node
 from symgraph.types import TupleType
+
+# A fused body this long (in instructions) is compiled once, with a flat loop over copies
+# of the inputs that broadcast or are strided, where a shorter one gets the flat loop and
+# a loop nest. Why: each copy of a body is numba and LLVM work; the 100-op chain of
+# benchmarks/ compiled its two copies in ~1 s of its ~2 s cold start, where a copy of an
+# input costs about one more instruction per element at run time.
+LONG_BODY = 8
 
 
 def program_of(node: Node) -> tuple[tuple, tuple[int, ...]]:
@@ -87,7 +96,8 @@ def lower_fused(node: Node, names) -> list[str]:
     before, body = emit(lambda k, o: f"{o.name}[{nest.index(k, o)}]",
                         lambda o, t: f"{t.name}[{full_index(o, t)}]")
     general = nest.loops(body)
-    lines = before + nest.lines + lines + nest.multiplier_lines()
+    head = before + nest.lines + lines
+    lines = head + nest.multiplier_lines()
     # The nest's inner loop reads each array at its own strides, contiguously for C arrays,
     # so LLVM vectorizes it, unless an input's last axis might broadcast at run time: then
     # it reads through a multiplier, and only there does a second, flat loop pay off (it
@@ -99,12 +109,21 @@ def lower_fused(node: Node, names) -> list[str]:
     if not flat_ok:
         return lines + general
     _, flat_body = emit(lambda k, o: f"{v}_f{k}[{v}_i]", lambda o, t: f"{v}_g{o}[{v}_i]")
+    out = out_names[0]
+    fits = {k: f"{operands[k].name}.flags.c_contiguous and "
+               f"{operands[k].name}.shape == {out}.shape" for k in sorted(arrays)}
+    loop = [f"for {v}_i in prange({out}.size):"] + indent(flat_body, 1)
+    outs = [f"{v}_g{o} = shaped({name}, ({name}.size,))" for o, (name, *_) in
+            enumerate(targets)]
+    if len(program) >= LONG_BODY:  # one copy of the body: inputs that do not fit, copied
+        copies = []
+        for k, fit in fits.items():
+            name = operands[k].name
+            copies += [f"{v}_e{k} = {name}", f"if not ({fit}):",
+                       f"    {v}_e{k} = expanded({name}, {out}.shape)",
+                       f"{v}_f{k} = shaped({v}_e{k}, ({v}_e{k}.size,))"]
+        return head + copies + outs + loop
     views = [f"{v}_f{k} = shaped({operands[k].name}, ({operands[k].name}.size,))"
              for k in sorted(arrays)]  # under the `if` below: C-contiguous
-    views += [f"{v}_g{o} = shaped({name}, ({name}.size,))" for o, (name, *_) in
-              enumerate(targets)]
-    checks = [f"{operands[k].name}.flags.c_contiguous and "
-              f"{operands[k].name}.shape == {out_names[0]}.shape" for k in sorted(arrays)]
-    loop = [f"for {v}_i in prange({out_names[0]}.size):"] + indent(flat_body, 1)
-    return lines + [f"if {' and '.join(checks)}:"] + indent(views + loop, 1) + [
+    return lines + [f"if {' and '.join(fits.values())}:"] + indent(views + outs + loop, 1) + [
         "else:"] + indent(general, 1)
