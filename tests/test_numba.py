@@ -417,6 +417,36 @@ def test_gemm_of_either_blas_runs_the_same_cached_code(tmp_path):
     assert [run[2] for run in runs] == ["MISS", "HIT", "HIT"]  # the first one's code
 
 
+ROW_KERNEL_SCRIPT = """
+import sys
+import numpy as np, symgraph as sg
+sg.config.parallel_threshold = 0    # the parallel entry, which calls the parallel row kernel
+x = sg.matrix("x", dtype="float32")
+f = sg.function([x], sg.logsumexp(x, axis=int(sys.argv[1])), backend="numba")
+a = np.random.default_rng(0).standard_normal((64, 48)).astype("float32")
+got, ref = f(a), np.log(np.exp(a.astype("float64")).sum(axis=int(sys.argv[1])))
+np.testing.assert_allclose(got, ref, rtol=1e-5)
+print("HIT" if f.cache_hit else "MISS")
+"""
+
+
+def test_a_cached_entry_calling_a_cached_parallel_kernel_runs_in_a_fresh_process(tmp_path):
+    # The parallel entry of a graph without loops of its own is compiled without
+    # numba's parallel passes; the parallel row kernel in its machine code uses numba's
+    # thread pool, which loading cached code does not start: where the kernel had come
+    # from the cache too, the next process crashed (SIGSEGV) on its first call.
+    kernels = str(tmp_path / "kernels")
+    runs = []
+    for graphs, axis in [("a", "0"), ("b", "1"), ("b", "1")]:   # kernels cached, then not
+        env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(tmp_path / graphs),
+                   NUMBA_CACHE_DIR=kernels, PYTHONPATH=ROOT)
+        proc = subprocess.run([sys.executable, "-c", ROW_KERNEL_SCRIPT, axis], env=env,
+                              cwd=ROOT, text=True, capture_output=True, timeout=600)
+        assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+        runs.append(proc.stdout.split()[-1])
+    assert runs == ["MISS", "MISS", "HIT"]
+
+
 def test_backend_kernels_are_cached_under_the_backend_salt():
     # A kernel's machine code includes what it calls from other files (vecmath.py inside
     # rowops.py's softmax), so its cache must go stale when any backend file changes, not

@@ -100,6 +100,7 @@ def _dispatchers(module: pytypes.ModuleType, on_disk: bool, generated: Generated
     if on_disk:  # numba's cache files are verified before loading, sealed after writing
         cache.guard(entry)
         cache.guard(parallel)
+        cache.start_threads_on_load(parallel)
     return entry, parallel
 
 

@@ -298,6 +298,27 @@ def guard(dispatcher: Any) -> None:
     _load_without_refresh(dispatcher._cache)
 
 
+def start_threads_on_load(dispatcher: Any) -> None:
+    """Start numba's thread pool before a parallel entry's cached machine code is loaded.
+
+    Why: the parallel row kernels inside that code call the pool's functions, whose
+    addresses numba registers with LLVM when it starts the pool: when it compiles parallel
+    code or loads a parallel function's own cache, not when it loads a function that
+    merely calls one (a parallel entry without loops of its own is compiled without
+    parallel passes). Loaded before, the calls pointed nowhere: SIGSEGV on the first call.
+    Lazily, on the parallel entry's first use: starting the pool costs ~25 ms, which a
+    warm start that never runs in parallel does not pay."""
+    numba_cache = getattr(dispatcher, "_cache", None)
+    load = getattr(numba_cache, "load_overload", None)
+    if load is None:
+        return
+
+    def load_overload(sig: Any, target_context: Any) -> Any:
+        numba.get_num_threads()  # starts the pool (once per process) and links its symbols
+        return load(sig, target_context)
+    numba_cache.load_overload = load_overload
+
+
 def _load_without_refresh(numba_cache: Any) -> None:
     """Load cached machine code without numba's refresh of the whole target context.
 
