@@ -170,7 +170,11 @@ def _gemm(typingctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
 _N, _T = ord("N"), ord("T")
 
 
-@njit(inline="always")
+# A cached function, not inlined by numba (which types the caller again after each inline).
+_HELPER = dict(cache=True, error_model="numpy", no_cfunc_wrapper=True, nogil=True)
+
+
+@njit(**_HELPER)
 def _reading(x):
     """How BLAS reads the (r, c) matrix `x` as the Fortran matrix x.T: ("N", leading
     dimension) where x's rows are contiguous, ("T", ld) where its columns are, (0, 0)
@@ -190,9 +194,6 @@ def _at_least(ld, n):
     """max(ld, n, 1), without typing numba's max (one more compile per cold start)."""
     ld = ld if ld > n else n
     return ld if ld > 1 else 1
-
-
-_HELPER = dict(cache=True, error_model="numpy", no_cfunc_wrapper=True, nogil=True)
 
 
 @intrinsic
