@@ -141,6 +141,7 @@ def test_sum_to_a_run_time_shape_equal_or_broadcast(rng):
     f = sg.function([x, m], g, backend="numba")
     ref = sg.function([x, m], g, backend="python")
     assert "sum_to" in str(f.graph) and "= converted(" in f.source  # the copy
+    assert "summed_to(" in f.source                                   # or the sum
     for xs, ms in [((5, 4), (5, 4)), ((1, 4), (5, 4)), ((5, 4), (1, 4)), ((5, 1), (1, 4))]:
         xv = rng.standard_normal(xs).astype("float32")
         mv = rng.standard_normal(ms).astype("float32")
@@ -149,6 +150,25 @@ def test_sum_to_a_run_time_shape_equal_or_broadcast(rng):
             assert a.shape == b.shape
             np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)
         assert not np.shares_memory(got[0], got[1])
+
+
+def test_summed_to_undoes_broadcasting_in_c_order_for_any_layout(rng):
+    from backends.numba_cpu.memory import summed_to
+    to_float64 = numba.njit(lambda g, shape: summed_to(g, shape, np.float64))
+    to_int64 = numba.njit(lambda g, shape: summed_to(g, shape, np.int64))
+    g = rng.standard_normal((2, 3, 4)).astype("float32")
+    for source in (g, g[:, ::2].transpose(0, 2, 1)):     # C-contiguous, strided
+        for shape in [source.shape, source.shape[1:], (1,) + source.shape[1:],
+                      (source.shape[1], 1), (1, 1), (1,), ()]:
+            lead = source.ndim - len(shape)
+            axes = tuple(range(lead)) + tuple(lead + p for p, d in enumerate(shape)
+                                              if d == 1 and source.shape[lead + p] != 1)
+            want = source.astype(np.float64).sum(axis=axes, keepdims=True).reshape(shape)
+            got = to_float64(source, shape)
+            assert got.shape == shape and got.dtype == np.float64 and got.flags.c_contiguous
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+    counts = np.arange(12).reshape(3, 4)
+    np.testing.assert_array_equal(to_int64(counts, (1, 4)), counts.sum(0, keepdims=True))
 
 
 def test_shape_and_views(rng):

@@ -149,6 +149,48 @@ def expanded(typingctx, a, shape):
     return result(a, shape), codegen
 
 
+@intrinsic
+def summed_to(typingctx, g, shape, dtype):
+    """What `expanded` undoes: `g` summed down to `shape` (as many or fewer dimensions,
+    aligned at the end, each 1 or g's own: the caller checked), in a new C-contiguous
+    array of the float or integer `dtype`, adding in g's C order as a loop nest over g
+    would. Lowered in place: the Python loops it replaced were ~0.2 s of a cold compile
+    each (the MLP step has two), for a case that rarely runs (kernels/reduce.py)."""
+    element = _element(dtype)
+    if not (isinstance(g, types.Array) and isinstance(shape, types.BaseTuple)
+            and all(isinstance(d, types.Integer) for d in shape) and len(shape) <= g.ndim
+            and isinstance(element, (types.Float, types.Integer))
+            and isinstance(g.dtype, (types.Float, types.Integer, types.Boolean))):
+        return None
+    rank, lead = len(shape), g.ndim - len(shape)
+    result = types.Array(element, rank, "C")
+
+    def codegen(context, builder, sig, args):
+        source = context.make_array(g)(context, builder, args[0])
+        intp = context.get_value_type(types.intp)
+        dims = [context.cast(builder, d, t, types.intp)
+                for d, t in zip(cgutils.unpack_tuple(builder, args[1], rank), shape)]
+        out = _allocate(context, builder, result, dims)
+        cgutils.memset(builder, out.data, builder.mul(out.nitems, out.itemsize), 0)
+        sizes = cgutils.unpack_tuple(builder, source.shape, g.ndim)
+        strides = cgutils.unpack_tuple(builder, source.strides, g.ndim)
+        with cgutils.loop_nest(builder, sizes, intp) as index:
+            where = cgutils.get_item_pointer2(context, builder, source.data, sizes, strides,
+                                              g.layout, index)
+            value = context.cast(builder, context.unpack_value(builder, g.dtype, where),
+                                 g.dtype, element)
+            offset = intp(0)
+            for d, i in zip(dims, index[lead:]):  # a length-1 target axis takes every i
+                i = builder.select(builder.icmp_signed("==", d, intp(1)), intp(0), i)
+                offset = builder.add(builder.mul(offset, d), i)
+            target = builder.gep(out.data, [offset])
+            total = context.unpack_value(builder, element, target)
+            add = builder.fadd if isinstance(element, types.Float) else builder.add
+            context.pack_value(builder, element, add(total, value), target)
+        return out._getvalue()
+    return result(g, shape, dtype), codegen
+
+
 def _allocate(context, builder, array_type, shape):
     """A new C-contiguous array struct of `array_type` and `shape` (intp values), through
     numba's runtime, 32-byte aligned as numba's np.empty, with its errors: ValueError where

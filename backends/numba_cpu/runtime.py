@@ -16,7 +16,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
-from backends.numba_cpu.memory import contiguous, converted, expanded, new_empty, shaped  # noqa: F401
+from backends.numba_cpu.memory import (contiguous, converted, expanded, new_empty,  # noqa: F401
+                                       shaped, summed_to)
 from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows, renamed,  # noqa: F401
                                        logsumexp_rows, matmul_loop, softmax_rows)
 from symgraph.errors import SymgraphError

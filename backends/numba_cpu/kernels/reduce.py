@@ -132,17 +132,11 @@ def lower_sum_to(node: Node, names) -> list[str]:
         d = f"{v}_d{p}"
         checks += [f"{d} = {shape}[{p}]",
                    f"if {d} != {g}.shape[{lead + p}] and {d} != 1:",
-                   f"    raise ShapeError({message})",
-                   f"{v}_m{p} = min({d} - 1, 1)"]
-    dims = [f"{v}_d{p}" for p in range(rank)]
-    summed = filled_array(f"{v}_acc", dims, "0", acc_dtype)
-    target = ", ".join(f"{v}_i{lead + p} * {v}_m{p}" for p in range(rank)) or "()"
-    source = ", ".join(f"{v}_i{j}" for j in range(g_node.ndim)) or "()"
-    body = [f"{v}_acc[{target}] += {cast(f'{g}[{source}]', dtype, acc_dtype)}"]
-    for j in reversed(range(g_node.ndim)):
-        body = [f"for {v}_i{j} in range({g}.shape[{j}]):"] + indent(body, 1)
-    result = f"{v}_acc" if acc_dtype == dtype else f"converted({v}_acc, np.{dtype})"
-    summed += body + [f"{v} = {result}"]
+                   f"    raise ShapeError({message})"]
+    dims = ", ".join(f"{v}_d{p}" for p in range(rank))
+    summed = f"summed_to({g}, ({dims}{',' if rank == 1 else ''}), np.{acc_dtype})"
+    result = summed if acc_dtype == dtype else f"converted({summed}, np.{dtype})"
+    summed = [f"{v} = {result}"]
     if lead or not rank or g_node.dtype != dtype:
         return checks + summed
     # The usual case in a gradient: the shape is the gradient's own (a batch dimension
