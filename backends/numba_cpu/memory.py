@@ -91,7 +91,6 @@ def converted(typingctx, a, dtype):
         shape = cgutils.unpack_tuple(builder, source.shape, a.ndim)
         strides = cgutils.unpack_tuple(builder, source.strides, a.ndim)
         out = _allocate(context, builder, result, shape)
-        intp = context.get_value_type(types.intp)
         if a.layout == "C" and a.dtype == element:  # a copy: one memcpy
             cgutils.raw_memcpy(builder, out.data, source.data, source.nitems,
                                _itemsize(context, element))
@@ -104,17 +103,25 @@ def converted(typingctx, a, dtype):
                                                                   element),
                                    builder.gep(out.data, [loop.index]))
             return out._getvalue()
-        target = cgutils.alloca_once_value(builder, out.data)  # written in C order
-        with cgutils.loop_nest(builder, shape, intp) as index:
-            where = cgutils.get_item_pointer2(context, builder, source.data, shape, strides,
-                                              a.layout, index)
-            value = context.cast(builder, context.unpack_value(builder, a.dtype, where),
-                                 a.dtype, element)
-            pointer = builder.load(target)
-            context.pack_value(builder, element, value, pointer)
-            builder.store(builder.gep(pointer, [ir.Constant(intp, 1)]), target)
+        _fill_in_c_order(context, builder, out, element, shape, source.data, shape, strides,
+                         a.layout, lambda where: context.cast(builder, context.unpack_value(
+                             builder, a.dtype, where), a.dtype, element))
         return out._getvalue()
     return result(a, dtype), codegen
+
+
+def _fill_in_c_order(context, builder, out, element, dims, data, sizes, strides, layout,
+                     value_at):
+    """Write the new C-contiguous `out` (of `element`s, shape `dims`) in C order: the
+    element at index i is `value_at(pointer to the source element at i)`, the source being
+    `data` read at `sizes` and `strides` (in bytes) of `layout`."""
+    intp = context.get_value_type(types.intp)
+    target = cgutils.alloca_once_value(builder, out.data)
+    with cgutils.loop_nest(builder, dims, intp) as index:
+        where = cgutils.get_item_pointer2(context, builder, data, sizes, strides, layout, index)
+        pointer = builder.load(target)
+        context.pack_value(builder, element, value_at(where), pointer)
+        builder.store(builder.gep(pointer, [intp(1)]), target)
 
 
 @intrinsic
@@ -138,13 +145,8 @@ def expanded(typingctx, a, shape):
         steps = [builder.select(builder.icmp_signed("==", n, intp(1)), intp(0), step)
                  for n, step in zip(sizes, cgutils.unpack_tuple(builder, source.strides,
                                                                 a.ndim))]
-        target = cgutils.alloca_once_value(builder, out.data)  # written in C order
-        with cgutils.loop_nest(builder, dims, intp) as index:
-            where = cgutils.get_item_pointer2(context, builder, source.data, sizes, steps,
-                                              "A", index)
-            pointer = builder.load(target)
-            builder.store(builder.load(where), pointer)
-            builder.store(builder.gep(pointer, [intp(1)]), target)
+        _fill_in_c_order(context, builder, out, a.dtype, dims, source.data, sizes, steps, "A",
+                         lambda where: context.unpack_value(builder, a.dtype, where))
         return out._getvalue()
     return result(a, shape), codegen
 
