@@ -5,8 +5,9 @@ Where a dimension may broadcast at run time and every input turns out to have th
 shape and be C-contiguous, the kernel runs one flat `prange` loop (which LLVM vectorizes);
 otherwise a loop nest reads broadcast and strided inputs in place. A body of `LONG_BODY`
 instructions or more is compiled once, not twice: the flat loop runs in every case, on
-C-contiguous full-shape copies (`memory.expanded`) of the inputs that do not fit. Constants of size 1 are
-typed literals in the body and 0-d inputs are read once before the loop.
+C-contiguous full-shape copies (`memory.expanded`) of the inputs that do not fit.
+Constants of size 1 are typed literals in the body and 0-d inputs are read once before
+the loop.
 """
 
 from __future__ import annotations
