@@ -1,5 +1,6 @@
 """Memory helpers for generated modules and row kernels: new arrays (with the huge-page
-hint where they are large), C-contiguous reshapes, casts and copies.
+hint where they are large), C-contiguous reshapes, casts and copies, broadcast copies
+(`expanded`) and their inverse, sums down to a broadcast shape (`summed_to`).
 
 numba's own np.empty, reshape, astype, copy, ravel and np.ascontiguousarray are
 Python-level implementations in numba.np.arrayobj, compiled into the caller as one more
