@@ -127,26 +127,29 @@ def _fill_in_c_order(context, builder, out, element, dims, data, sizes, strides,
 
 @intrinsic
 def expanded(typingctx, a, shape):
-    """np.ascontiguousarray(np.broadcast_to(a, shape)) for an `a` with as many dimensions
-    as `shape`, each 1 or the target's (the caller checked): a new C-contiguous array,
-    read from `a` at its own strides, a length-1 axis repeated. Fused loops with long
-    bodies run on such copies where an input broadcasts or is strided (kernels/elemwise.py)."""
-    if not (isinstance(a, types.Array) and isinstance(shape, types.UniTuple)
-            and isinstance(shape.dtype, types.Integer) and len(shape) == a.ndim):
+    """np.ascontiguousarray(np.broadcast_to(a, shape)) for an `a` with as many or fewer
+    dimensions than `shape` (aligned at the end, each 1 or the target's: the caller
+    checked): a new C-contiguous array, read from `a` at its own strides, a length-1 or
+    missing axis repeated. Fused loops with long bodies run on such copies where an input
+    broadcasts or is strided (kernels/elemwise.py), cross-entropy on broadcast logits."""
+    if not (isinstance(a, types.Array) and isinstance(shape, types.BaseTuple)
+            and all(isinstance(d, types.Integer) for d in shape) and len(shape) >= a.ndim):
         return None
-    result = types.Array(a.dtype, a.ndim, "C")
+    lead = len(shape) - a.ndim
+    result = types.Array(a.dtype, len(shape), "C")
 
     def codegen(context, builder, sig, args):
         source = context.make_array(a)(context, builder, args[0])
         intp = context.get_value_type(types.intp)
-        dims = [context.cast(builder, d, shape.dtype, types.intp)
-                for d in cgutils.unpack_tuple(builder, args[1], a.ndim)]
+        dims = [context.cast(builder, d, t, types.intp)
+                for d, t in zip(cgutils.unpack_tuple(builder, args[1], len(shape)), shape)]
         out = _allocate(context, builder, result, dims)
         sizes = cgutils.unpack_tuple(builder, source.shape, a.ndim)
         steps = [builder.select(builder.icmp_signed("==", n, intp(1)), intp(0), step)
                  for n, step in zip(sizes, cgutils.unpack_tuple(builder, source.strides,
                                                                 a.ndim))]
-        _fill_in_c_order(context, builder, out, a.dtype, dims, source.data, sizes, steps, "A",
+        _fill_in_c_order(context, builder, out, a.dtype, dims, source.data,
+                         dims[:lead] + sizes, [intp(0)] * lead + steps, "A",
                          lambda where: context.unpack_value(builder, a.dtype, where))
         return out._getvalue()
     return result(a, shape), codegen

@@ -73,10 +73,9 @@ def _cross_entropy(node: Node, names) -> list[str]:
     else:
         x, label = f"{v}_x", f"{v}_l"
         nest.lines += [
-            f"{v}_x = shaped(contiguous(np.broadcast_to({logits}, "
-            f"{shape_tuple(dims + [classes])})), ({rows}, {classes}))",
-            f"{v}_l = shaped(contiguous(np.broadcast_to({labels}, {shape_tuple(dims)})), "
-            f"({rows},))"]
+            f"{v}_x = shaped(expanded({logits}, {shape_tuple(dims + [classes])}), "
+            f"({rows}, {classes}))",
+            f"{v}_l = shaped(expanded({labels}, {shape_tuple(dims)}), ({rows},))"]
     if type(node.op).__name__ == "SoftmaxCrossEntropy":
         return nest.lines + [
             f"{v}_r, {v}_bad = cross_entropy_rows({x}, {label}, {rows})",

@@ -30,8 +30,8 @@ def shape_tuple(dims: list[str]) -> str:
 
 def typed_int(source: str) -> str:
     """`source`, wrapped in np.int64 when it is a bare number: numba types a constant
-    argument as a literal and compiles a helper once per distinct value (bdim(784, n),
-    new_empty(256, ...)), where np.int64(784) is a plain int64 like any run-time size."""
+    argument as a literal, a signature of its own per distinct value (a compile per value
+    for a function), where np.int64(784) is a plain int64 like any run-time size."""
     return f"np.int64({source})" if source.isdigit() else source
 
 
@@ -43,9 +43,9 @@ def _size(dims: list[str]) -> str:
 def new_array(dims: list[str], dtype: str) -> str:
     """Source of a new C-contiguous array of these dims and dtype (a NumPy name).
 
-    Always one `new_empty(size, np.<dtype>)` (memory.py: compiled once per machine and
-    dtype and cached), `shaped` to its rank: typing np.empty itself costs a compile
-    (~0.06 s) per rank and dtype in every process."""
+    Always one `new_empty(size, np.<dtype>)` (memory.py: lowered in place), `shaped` to
+    its rank: typing np.empty itself costs a compile (~0.06 s) per rank and dtype in every
+    process."""
     if len(dims) == 1:
         return f"new_empty({typed_int(dims[0])}, np.{dtype})"
     return f"shaped(new_empty({_size(dims)}, np.{dtype}), {shape_tuple(dims)})"
