@@ -547,6 +547,33 @@ def test_parallel_entry_agrees_with_the_serial_one_on_loops_reductions_and_rows(
 
 
 @pytest.mark.parametrize("threshold", [10**12, 0])   # the serial entry, the parallel one
+def test_transposes_are_views_lowered_in_place(threshold, rng, monkeypatch):
+    # numba's own transpose formats its error messages from the shapes: ~5 s of every
+    # cold compile of a graph with one. memory.transposed is a view built in IR.
+    import itertools
+    monkeypatch.setattr(sg.config, "parallel_threshold", threshold)
+    x = sg.tensor("x", dtype="float32", shape=(None, None, None))
+    perms = [p for p in itertools.permutations(range(3)) if p != (0, 1, 2)]
+    outs = [sg.transpose(x, p) for p in perms]                 # views: returned as such
+    outs += [sg.transpose(x, p) * 2.0 + 1.0 for p in perms]    # read by (parallel) loops
+    outs += [sg.logsumexp(x, (0, 2)), sg.cumsum(x, 0), sg.max(x, 1, keepdims=True)]
+    outs.append(sg.matmul(sg.transpose(x, (0, 2, 1)), x))      # batched, both BLAS ways
+    f = sg.function([x], outs, backend="numba")
+    assert "transposed(" in f.source and ".transpose(" not in f.source
+
+    def expected(b):
+        return [b.transpose(p) for p in perms] + [b.transpose(p) * 2 + 1 for p in perms] + [
+            np.log(np.exp(b).sum((0, 2))), np.cumsum(b, 0), b.max(1, keepdims=True),
+            b.transpose(0, 2, 1) @ b]
+
+    a = rng.standard_normal((3, 4, 5)).astype("float32")
+    for value in (a, a[:, ::-1, ::2]):                 # C-contiguous, then negative strides
+        for got, want in zip(f(value), expected(value), strict=True):
+            assert got.shape == want.shape and got.dtype == want.dtype
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("threshold", [10**12, 0])   # the serial entry, the parallel one
 def test_a_long_fused_body_is_compiled_once_and_reads_copies_of_inputs_that_do_not_fit(
         threshold, rng, monkeypatch):
     from backends.numba_cpu.kernels.elemwise import LONG_BODY

@@ -1,8 +1,9 @@
 """Memory helpers for generated modules and row kernels: new arrays (with the huge-page
-hint where they are large), C-contiguous reshapes, casts and copies, broadcast copies
-(`expanded`) and their inverse, sums down to a broadcast shape (`summed_to`).
+hint where they are large), C-contiguous reshapes, transposed views, casts and copies,
+broadcast copies (`expanded`) and their inverse, sums down to a broadcast shape
+(`summed_to`).
 
-numba's own np.empty, reshape, astype, copy, ravel and np.ascontiguousarray are
+numba's own np.empty, reshape, transpose, astype, copy, ravel and np.ascontiguousarray are
 Python-level implementations in numba.np.arrayobj, compiled into the caller as one more
 function per signature and recorded with their module, so loading cached code that used
 one imports that module first (~30 ms of a ~0.3 s warm start). These build the arrays in
@@ -273,6 +274,35 @@ def shaped(typingctx, a, shape):
     return result(a, shape), codegen
 
 
+@intrinsic
+def transposed(typingctx, a, axes):
+    """a.transpose(axes) for a permutation `axes` written as literal ints (the generated
+    code's): a view of the same memory with permuted shape and strides. numba's own
+    transpose checks its axes at run time with messages it formats from the shapes, and
+    compiling that formatting (str, repr, concatenation) took ~5 s of every cold compile
+    of a graph with a transpose."""
+    if not (isinstance(a, types.Array) and isinstance(axes, types.BaseTuple)
+            and len(axes) == a.ndim
+            and all(isinstance(p, types.IntegerLiteral) for p in axes)):
+        return None
+    perm = [p.literal_value for p in axes]
+    if sorted(perm) != list(range(a.ndim)):
+        return None
+    result = a.copy(layout="A") if perm != sorted(perm) else a
+
+    def codegen(context, builder, sig, args):
+        source = context.make_array(sig.args[0])(context, builder, args[0])
+        shape = cgutils.unpack_tuple(builder, source.shape, a.ndim)
+        strides = cgutils.unpack_tuple(builder, source.strides, a.ndim)
+        array = context.make_array(result)(context, builder)
+        _fill(context, builder, array, result, source.data, source.meminfo,
+              [shape[p] for p in perm], [strides[p] for p in perm], source.nitems)
+        array.parent = source.parent
+        context.nrt.incref(builder, sig.args[0], args[0])  # the view holds the memory too
+        return array._getvalue()
+    return result(a, axes), codegen
+
+
 def contiguous(a):
     """np.ascontiguousarray(a): `a` itself where its type is C-contiguous already."""
 
@@ -283,7 +313,7 @@ def _aliases(lhs, args, alias_map, arg_aliases):
     ir_utils._add_alias(lhs, args[0].name, alias_map, arg_aliases)
 
 
-for _function in ("shaped", "contiguous"):
+for _function in ("shaped", "contiguous", "transposed"):
     ir_utils.alias_func_extensions[(_function, __name__)] = _aliases
 
 

@@ -17,7 +17,7 @@ from numba import njit, types
 from numba.extending import intrinsic, overload
 
 from backends.numba_cpu.memory import (contiguous, converted, expanded, new_empty,  # noqa: F401
-                                       shaped, summed_to)
+                                       shaped, summed_to, transposed)
 from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows, renamed,  # noqa: F401
                                        logsumexp_rows, matmul_loop, softmax_rows)
 from symgraph.errors import SymgraphError

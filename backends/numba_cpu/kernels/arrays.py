@@ -33,7 +33,7 @@ def transpose(node: Node, x: str, v: str, names) -> list[str]:
     axes = node.op.axes
     if list(axes) == sorted(axes):
         return [f"{v} = {x}[...]"]
-    return [f"{v} = {x}.transpose({shape_tuple([str(a) for a in axes])})"]
+    return [f"{v} = transposed({x}, {shape_tuple([str(a) for a in axes])})"]
 
 
 def broadcast_to(node: Node, x: str, v: str, names) -> list[str]:

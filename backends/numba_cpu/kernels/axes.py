@@ -21,7 +21,7 @@ def as_rows(v: str, x: str, ndim: int, moved: tuple[int, ...],
     perm = kept + list(moved)
     source = x if dtype is None else f"converted({x}, np.{dtype})"
     if perm != list(range(ndim)):
-        source = f"{source}.transpose({shape_tuple([str(p) for p in perm])})"
+        source = f"transposed({source}, {shape_tuple([str(p) for p in perm])})"
     kept_dims = [f"{x}.shape[{j}]" for j in kept]
     moved_dims = [f"{x}.shape[{j}]" for j in moved]
     rows = " * ".join(["1"] + kept_dims)
@@ -36,7 +36,7 @@ def _restore(result: str, kept: list[str], moved: list[str], perm: list[int]) ->
     out = f"shaped({result}, {shape_tuple(kept + moved)})"
     if perm != sorted(perm):
         inverse = [perm.index(j) for j in range(len(perm))]
-        out = f"{out}.transpose({shape_tuple([str(i) for i in inverse])})"
+        out = f"transposed({out}, {shape_tuple([str(i) for i in inverse])})"
     return out
 
 

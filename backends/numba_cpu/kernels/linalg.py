@@ -16,7 +16,7 @@ def _operand(name: str, node: Node, dtype: str, transpose: bool, column: bool) -
         expr = f"{expr}.T"  # typed F-contiguous for a C input: BLAS reads it in place
     elif transpose:
         perm = list(range(ndim - 2)) + [ndim - 1, ndim - 2]
-        expr = f"{expr}.transpose({shape_tuple([str(p) for p in perm])})"
+        expr = f"transposed({expr}, {shape_tuple([str(p) for p in perm])})"
     if ndim == 1:
         expr = f"{expr}[:, None]" if column else f"{expr}[None, :]"
     return expr
