@@ -4,6 +4,7 @@ processes, and thread safety. The op tables themselves run on numba through
 `helpers.BACKENDS`."""
 
 import gc
+import json
 import os
 import subprocess
 import sys
@@ -465,6 +466,55 @@ def test_a_cached_entry_calling_a_cached_parallel_kernel_runs_in_a_fresh_process
         assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
         runs.append(proc.stdout.split()[-1])
     assert runs == ["MISS", "MISS", "HIT"]
+
+
+ARRAY_OPS_SCRIPT = """
+import json
+import numba.core.compiler
+import numpy as np, symgraph as sg
+
+compiled = []
+original = numba.core.compiler.compile_extra
+
+
+def recording(typingctx, targetctx, func, *args, **kwargs):
+    compiled.append(f"{func.__module__}.{func.__qualname__}")
+    return original(typingctx, targetctx, func, *args, **kwargs)
+
+
+numba.core.compiler.compile_extra = recording   # the dispatcher calls it through the module
+x = sg.tensor("x", dtype="float64", shape=(None, None, None))
+outs = [sg.transpose(x, (2, 0, 1)) * 2.0, sg.broadcast_to(x[0, 0], (3, 4)) + 1.0,
+        sg.reshape(x[:, ::2], (-1,)), x @ sg.transpose(x, (0, 2, 1))]
+seq, _ = sg.scan(lambda row, h: h * 0.5 + row, sequences=x, outputs_info=sg.zeros_like(x[0]))
+a = np.arange(24.0).reshape(2, 3, 4)
+got = sg.function([x], outs + [seq], backend="numba")(a)
+scan = [a[0] * 1.0]
+scan.append(scan[0] * 0.5 + a[1])
+want = [a.transpose(2, 0, 1) * 2, np.broadcast_to(a[0, 0], (3, 4)) + 1, a[:, ::2].ravel(),
+        a @ a.transpose(0, 2, 1), np.stack(scan)]
+for g, w in zip(got, want, strict=True):
+    np.testing.assert_allclose(g, w, rtol=1e-12)
+print(json.dumps(sorted(set(compiled))))
+"""
+
+
+def test_views_slice_copies_and_scans_compile_no_numba_array_functions(tmp_path):
+    # numba's transpose, broadcast_to, reshape, astype, np.empty and slice assignment of an
+    # array are functions it compiles in every process (the transpose and the slice
+    # assignment format error messages: ~4-5 s each, cold). Generated code lowers these in
+    # place (memory.py); a cold process compiles only the graph's own functions, the
+    # backend's kernels and numba's min/max.
+    env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(tmp_path),
+               NUMBA_CACHE_DIR=str(tmp_path / "kernels"), PYTHONPATH=ROOT)
+    proc = subprocess.run([sys.executable, "-c", ARRAY_OPS_SCRIPT], env=env, cwd=ROOT,
+                          text=True, capture_output=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    compiled = json.loads(proc.stdout.splitlines()[-1])
+    assert any(name.endswith(".scan1") for name in compiled)     # it did compile, cold
+    others = [name for name in compiled if not name.startswith(("backends.", "sg_"))]
+    assert set(others) <= {"numba.cpython.builtins.ol_min.<locals>.impl",
+                           "numba.cpython.builtins.ol_max.<locals>.impl"}, others
 
 
 def test_backend_kernels_are_cached_under_the_backend_salt():

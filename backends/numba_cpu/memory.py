@@ -80,6 +80,28 @@ def new_empty(typingctx, size, dtype):
 
 
 @intrinsic
+def empty_of(typingctx, shape, dtype):
+    """np.empty(shape, dtype) for a tuple `shape` of any length: a new C-contiguous array,
+    with np.empty's errors. Lowered in place (numba's np.empty is a compile per rank and
+    dtype in every process)."""
+    element = _element(dtype)
+    if not (isinstance(shape, types.BaseTuple) and element is not None
+            and all(isinstance(d, types.Integer) for d in shape)):
+        return None
+    result = types.Array(element, len(shape), "C")
+
+    def codegen(context, builder, sig, args):
+        dims = [context.cast(builder, d, t, types.intp)
+                for d, t in zip(cgutils.unpack_tuple(builder, args[0], len(shape)), shape)]
+        for d in dims:
+            with builder.if_then(builder.icmp_signed("<", d, d.type(0)), likely=False):
+                context.call_conv.return_user_exc(builder, ValueError, (
+                    "negative dimensions are not allowed",))
+        return _allocate(context, builder, result, dims)._getvalue()
+    return result(shape, dtype), codegen
+
+
+@intrinsic
 def converted(typingctx, a, dtype):
     """a.astype(dtype) (so a.copy() too): a new C-contiguous array, from `a` of any
     layout, each element cast as numba casts on assignment (as NumPy's astype does)."""
@@ -303,6 +325,94 @@ def transposed(typingctx, a, axes):
     return result(a, axes), codegen
 
 
+@intrinsic
+def broadcast_view(typingctx, a, shape):
+    """np.broadcast_to(a, shape) for an `a` the caller checked broadcasts to `shape` (as
+    many or more dimensions, aligned at the end): a read-only view of the same memory,
+    stride 0 along the axes it repeats. numba's own checks the shapes again and compiles
+    as three functions per signature (~0.4 s of a cold compile each)."""
+    if not (isinstance(a, types.Array) and isinstance(shape, types.BaseTuple)
+            and all(isinstance(d, types.Integer) for d in shape) and len(shape) >= a.ndim):
+        return None
+    rank, lead = len(shape), len(shape) - a.ndim
+    result = a.copy(ndim=rank, layout="A", readonly=True)
+
+    def codegen(context, builder, sig, args):
+        source = context.make_array(sig.args[0])(context, builder, args[0])
+        intp = context.get_value_type(types.intp)
+        dims = [context.cast(builder, d, t, types.intp)
+                for d, t in zip(cgutils.unpack_tuple(builder, args[1], rank), shape)]
+        sizes = cgutils.unpack_tuple(builder, source.shape, a.ndim)
+        steps = [builder.select(builder.icmp_signed("==", n, intp(1)), intp(0), step)
+                 for n, step in zip(sizes, cgutils.unpack_tuple(builder, source.strides,
+                                                                a.ndim))]
+        nitems = intp(1)
+        for d in dims:
+            nitems = builder.mul(nitems, d)
+        array = context.make_array(result)(context, builder)
+        _fill(context, builder, array, result, source.data, source.meminfo, dims,
+              [intp(0)] * lead + steps, nitems)
+        array.parent = source.parent
+        context.nrt.incref(builder, sig.args[0], args[0])  # the view holds the memory too
+        return array._getvalue()
+    return result(a, shape), codegen
+
+
+@intrinsic
+def reshape_any(typingctx, a, shape):
+    """a.reshape(shape) for a size the caller checked (runtime.resolve_shape): a view of an
+    array typed C-contiguous, a C-contiguous copy of any other (NumPy copies where it must;
+    a copy is always correct). Lowered in place: as an overload it compiled a function per
+    signature (~0.1 s each)."""
+    if not (isinstance(a, types.Array) and isinstance(shape, types.BaseTuple)
+            and all(isinstance(d, types.Integer) for d in shape)):
+        return None
+    result = a.copy(ndim=len(shape), layout="C", readonly=a.layout == "C" and not a.mutable)
+
+    def codegen(context, builder, sig, args):
+        dims = [context.cast(builder, d, t, types.intp)
+                for d, t in zip(cgutils.unpack_tuple(builder, args[1], len(shape)), shape)]
+        source = context.make_array(a)(context, builder, args[0])
+        if a.layout != "C":   # a new C-contiguous copy, reshaped in place
+            sizes = cgutils.unpack_tuple(builder, source.shape, a.ndim)
+            strides = cgutils.unpack_tuple(builder, source.strides, a.ndim)
+            copy = _allocate(context, builder, types.Array(a.dtype, a.ndim, "C"), sizes)
+            _fill_in_c_order(context, builder, copy, a.dtype, sizes, source.data, sizes,
+                             strides, a.layout,
+                             lambda where: context.unpack_value(builder, a.dtype, where))
+            array = context.make_array(result)(context, builder)
+            _fill(context, builder, array, result, copy.data, copy.meminfo, dims,
+                  _c_strides(builder, copy.itemsize, dims), copy.nitems)
+            return array._getvalue()
+        array = context.make_array(result)(context, builder)
+        _fill(context, builder, array, result, source.data, source.meminfo, dims,
+              _c_strides(builder, source.itemsize, dims), source.nitems)
+        array.parent = source.parent
+        context.nrt.incref(builder, sig.args[0], args[0])  # the view holds the memory too
+        return array._getvalue()
+    return result(a, shape), codegen
+
+
+@intrinsic
+def copy_into(typingctx, target, source):
+    """target[...] = source for two C-contiguous arrays of one dtype and a shape the caller
+    checked is the same: one memcpy. numba's slice assignment checks the shapes itself,
+    with a message it formats at run time, and compiling that formatting took ~4 s of the
+    first cold compile of a process that assigned an array into a slice."""
+    if not (isinstance(target, types.Array) and isinstance(source, types.Array)
+            and target.layout == source.layout == "C" and target.dtype == source.dtype
+            and target.ndim == source.ndim and target.mutable):
+        return None
+
+    def codegen(context, builder, sig, args):
+        out = context.make_array(target)(context, builder, args[0])
+        into = context.make_array(source)(context, builder, args[1])
+        cgutils.raw_memcpy(builder, out.data, into.data, into.nitems,
+                           _itemsize(context, source.dtype))
+        return context.get_dummy_value()
+    return types.void(target, source), codegen
+
+
 def contiguous(a):
     """np.ascontiguousarray(a): `a` itself where its type is C-contiguous already."""
 
@@ -313,7 +423,7 @@ def _aliases(lhs, args, alias_map, arg_aliases):
     ir_utils._add_alias(lhs, args[0].name, alias_map, arg_aliases)
 
 
-for _function in ("shaped", "contiguous", "transposed"):
+for _function in ("shaped", "contiguous", "transposed", "broadcast_view", "reshape_any"):
     ir_utils.alias_func_extensions[(_function, __name__)] = _aliases
 
 

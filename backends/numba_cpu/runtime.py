@@ -16,8 +16,9 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
-from backends.numba_cpu.memory import (contiguous, converted, expanded, new_empty,  # noqa: F401
-                                       shaped, summed_to, transposed)
+from backends.numba_cpu.memory import (broadcast_view, contiguous, converted,  # noqa: F401
+                                       copy_into, empty_of, expanded, new_empty,
+                                       reshape_any, shaped, summed_to, transposed)
 from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows, renamed,  # noqa: F401
                                        logsumexp_rows, matmul_loop, softmax_rows)
 from symgraph.errors import SymgraphError
@@ -31,21 +32,10 @@ except ImportError:  # pragma: no cover - depends on which branches are merged
 _HELPER = dict(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 
 
-def reshape_any(a, shape):
-    """a.reshape(shape): a view of a C-contiguous array, a copy of any other (as NumPy)."""
-
-
-@overload(reshape_any)
-def _reshape_any(a, shape):
-    if a.layout == "C":  # (the caller checked the sizes: resolve_shape)
-        return lambda a, shape: shaped(a, shape)
-    return lambda a, shape: shaped(np.ascontiguousarray(a), shape)
-
-
 @njit(**_HELPER)
 def resolve_shape(size, target):
     """A reshape's target sizes with the -1 inferred: (ok, sizes)."""
-    dims = target.astype(np.int64)
+    dims = converted(target, np.int64)  # (memory.py: no astype to compile)
     known = 1
     free = -1
     for j in range(dims.size):

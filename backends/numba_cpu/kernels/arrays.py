@@ -45,7 +45,7 @@ def broadcast_to(node: Node, x: str, v: str, names) -> list[str]:
         f"({x}.shape[{p}] != 1 and {x}.shape[{p}] != {vector}[{lead + p}])"
         for p in range(node.inputs[0].ndim)]
     lines = [f"if {' or '.join(tests)}:", f"    raise ShapeError({message})"] if tests else []
-    return lines + [f"{v} = np.broadcast_to({x}, {shape_tuple(_dims(vector, rank))})"]
+    return lines + [f"{v} = broadcast_view({x}, {shape_tuple(_dims(vector, rank))})"]
 
 
 def subtensor(node: Node, x: str, v: str, names) -> list[str]:

@@ -22,6 +22,7 @@ from numba import njit
 from numba.extending import overload
 
 from backends.numba_cpu.kernels.loops import error_message
+from backends.numba_cpu.memory import converted, new_empty, shaped
 from symgraph.graph import Graph, Node
 
 _HELPER = dict(cache=True, error_model="numpy", no_cfunc_wrapper=True)
@@ -36,13 +37,13 @@ def contiguous(a):
 def _contiguous(a):
     if a.layout == "C" and a.mutable:
         return lambda a: a
-    return lambda a: a.copy()  # numba's copy is C-contiguous and writable
+    return lambda a: converted(a, a.dtype)  # a new C-contiguous array (memory.py)
 
 
 @njit(**_HELPER)
 def row0d(s, i):
     """Row `i` of a 1-d sequence as the 0-d array a step takes."""
-    out = np.empty((), s.dtype)
+    out = shaped(new_empty(1, s.dtype), ())
     out[()] = s[i]
     return out
 
@@ -111,7 +112,7 @@ def _scan_function(node: Node, name: str, step: str, extra: list[str]) -> list[s
         lines += [f"    h{j}_{d} = row0d(i{j}, i{j}.shape[0] - {d})" if rank == 1 else
                   f"    h{j}_{d} = contiguous(i{j}[i{j}.shape[0] - {d}])"
                   for d in range(lag, 0, -1)]
-    zeros = [f"np.empty({_zero_shape(op, k, inits[k] if k < op.n_states else None)}, "
+    zeros = [f"empty_of({_zero_shape(op, k, inits[k] if k < op.n_states else None)}, "
              f"np.{o.dtype})" for k, o in enumerate(outs)]
     lines += ["    if n == 0:", f"        return ({''.join(z + ', ' for z in zeros)})"]
 
@@ -128,7 +129,7 @@ def _scan_function(node: Node, name: str, step: str, extra: list[str]) -> list[s
     lines.append("    " + call("0"))
     for k, o in enumerate(outs):
         rows = "1" if k in op.keep_last else "n"
-        lines.append(f"    o{k} = np.empty(({rows},) + x[{k}].shape, np.{o.dtype})")
+        lines.append(f"    o{k} = empty_of(({rows},) + x[{k}].shape, np.{o.dtype})")
     mismatch = error_message(node, "the step returned values of different shapes at "
                                    "different steps; they are stacked, so they must agree")
     lines += ["    for t in range(n):", "        if t > 0:", "            " + call("t")]
@@ -138,7 +139,8 @@ def _scan_function(node: Node, name: str, step: str, extra: list[str]) -> list[s
             lines.append(f"        o{k}[{row}] = x[{k}][()]")
             continue
         lines += [f"        if x[{k}].shape != o{k}.shape[1:]:",
-                  f"            raise ShapeError({mismatch})", f"        o{k}[{row}] = x[{k}]"]
+                  f"            raise ShapeError({mismatch})",
+                  f"        copy_into(o{k}[{row}], x[{k}])"]  # (see memory.copy_into)
     for j, lag in enumerate(lags):
         lines += [f"        h{j}_{d} = h{j}_{d - 1}" for d in range(lag, 1, -1)]
         lines.append(f"        h{j}_1 = x[{j}]")

@@ -56,7 +56,8 @@ def lower_matmul(node: Node, names) -> list[str]:
         a_part = f"{v}_a[{a_index}]" if a_batch else f"{v}_a"
         b_part = f"{v}_b[{b_index}]" if b_batch else f"{v}_b"
         out_index = ", ".join(f"{v}_i{j}" for j in range(nest.ndim))
-        body = [f"{v}_r[{out_index}] = {product.format(a_part, b_part)}"]
+        # (an array assigned into a slice: copy_into, as numba's setitem costs a compile)
+        body = [f"copy_into({v}_r[{out_index}], {product.format(a_part, b_part)})"]
         lines += nest.setup()
         lines.append(f"{v}_r = {new_array(nest.dims + [f'{v}_n', f'{v}_m'], acc)}")
         lines += nest.loops(body, parallel_dim=None)

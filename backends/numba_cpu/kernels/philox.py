@@ -25,6 +25,8 @@ from numba import njit, types
 from numba.extending import intrinsic
 from numba.np.random import _constants as tables
 
+from backends.numba_cpu.memory import new_empty
+
 _HELPER = dict(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 # The bit generator and the normal algorithms are inlined into each draw loop: as separate
 # functions, 1M float64 draws took 10 ms (uniform) and 19 ms (normal); inlined, 3.9 and
@@ -81,7 +83,9 @@ def mulhilo(typingctx, a, b):
 @njit(**_HELPER)
 def start(seed, index, call):
     """The state of `Philox(key=(seed, index), counter=(0, call, 0, 0))` before any draw."""
-    state = np.zeros(_SLOTS, np.uint64)
+    state = new_empty(_SLOTS, np.uint64)  # (memory.py: no np.zeros to compile)
+    for j in range(_SLOTS):
+        state[j] = _ZERO
     state[_CTR + 1] = U(call)
     state[_KEY] = U(seed)
     state[_KEY + 1] = U(index)
@@ -249,7 +253,7 @@ def bounded(state, rng, bits):
 # algorithm it uses; each is Generator.standard_normal or .random of the reference.
 @njit(**_HELPER)
 def draw_normal_float64(seed, index, call, size):
-    out = np.empty(size, np.float64)
+    out = new_empty(size, np.float64)
     state = start(seed, index, call)
     for i in range(size):
         out[i] = normal_double(state)
@@ -258,7 +262,7 @@ def draw_normal_float64(seed, index, call, size):
 
 @njit(**_HELPER)
 def draw_normal_float32(seed, index, call, size):
-    out = np.empty(size, np.float32)
+    out = new_empty(size, np.float32)
     state = start(seed, index, call)
     for i in range(size):
         out[i] = normal_float(state)
@@ -267,7 +271,7 @@ def draw_normal_float32(seed, index, call, size):
 
 @njit(**_HELPER)
 def draw_uniform_float64(seed, index, call, size):
-    out = np.empty(size, np.float64)
+    out = new_empty(size, np.float64)
     state = start(seed, index, call)
     for i in range(size):
         out[i] = next_double(state)
@@ -276,7 +280,7 @@ def draw_uniform_float64(seed, index, call, size):
 
 @njit(**_HELPER)
 def draw_uniform_float32(seed, index, call, size):
-    out = np.empty(size, np.float32)
+    out = new_empty(size, np.float32)
     state = start(seed, index, call)
     for i in range(size):
         out[i] = next_float(state)
@@ -287,7 +291,7 @@ def draw_uniform_float32(seed, index, call, size):
 def draw_integers(seed, index, call, size, low, high, dtype):
     """Generator.integers(low, high, size, dtype) of the reference's generator, flat, for
     int64 bounds with low < high that fit the dtype."""
-    out = np.empty(size, dtype)
+    out = new_empty(size, dtype)
     state = start(seed, index, call)
     bits = out.itemsize * 8
     rng = U(high - 1 - low)  # wraps like NumPy's unsigned difference
