@@ -222,8 +222,8 @@ def generate(graph: Graph) -> Generated:
         fresh.append(not o.is_leaf and o.op.kind in FRESH and o not in seen)
         seen.add(o)
     homes: dict[str, list[str]] = {}
-    helpers = ["bdim", "broadcast_view", "contiguous", "converted", "copy_into", "empty_of",
-               "expanded", "new_empty", "shaped", "summed_to", "transposed"]
+    helpers = ["bdim", "broadcast_view", "contiguous", "converted", "copy_at", "copy_into",
+               "empty_of", "expanded", "new_empty", "shaped", "summed_to", "transposed"]
     for name in helpers + sorted(names.functions.used):
         homes.setdefault(_home(name), []).append(name)
     lines = [HEADER + "\n".join(f"from backends.numba_cpu.{module} import {', '.join(found)}"

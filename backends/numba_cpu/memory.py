@@ -413,6 +413,40 @@ def copy_into(typingctx, target, source):
     return types.void(target, source), codegen
 
 
+@intrinsic
+def copy_at(typingctx, target, source, offset, axis):
+    """target[..., offset:offset + n, ...] = source along the literal `axis`, for a
+    C-contiguous `target` whose other dimensions the caller checked are source's (of any
+    layout and the same dtype): what np.concatenate does for each of its inputs, in one
+    loop nest, without numba's np.concatenate (a compile per signature, ~0.17 s)."""
+    if not (isinstance(target, types.Array) and isinstance(source, types.Array)
+            and target.layout == "C" and target.mutable and target.dtype == source.dtype
+            and target.ndim == source.ndim and isinstance(offset, types.Integer)
+            and isinstance(axis, types.IntegerLiteral)
+            and 0 <= axis.literal_value < target.ndim):
+        return None
+    along = axis.literal_value
+
+    def codegen(context, builder, sig, args):
+        out = context.make_array(target)(context, builder, args[0])
+        into = context.make_array(source)(context, builder, args[1])
+        start = context.cast(builder, args[2], offset, types.intp)
+        intp = context.get_value_type(types.intp)
+        sizes = cgutils.unpack_tuple(builder, into.shape, source.ndim)
+        strides = cgutils.unpack_tuple(builder, into.strides, source.ndim)
+        out_sizes = cgutils.unpack_tuple(builder, out.shape, target.ndim)
+        out_strides = cgutils.unpack_tuple(builder, out.strides, target.ndim)
+        with cgutils.loop_nest(builder, sizes, intp) as index:
+            where = cgutils.get_item_pointer2(context, builder, into.data, sizes, strides,
+                                              source.layout, index)
+            shifted = [builder.add(i, start) if j == along else i for j, i in enumerate(index)]
+            to = cgutils.get_item_pointer2(context, builder, out.data, out_sizes, out_strides,
+                                           "C", shifted)
+            builder.store(builder.load(where), to)
+        return context.get_dummy_value()
+    return types.void(target, source, offset, axis), codegen
+
+
 def contiguous(a):
     """np.ascontiguousarray(a): `a` itself where its type is C-contiguous already."""
 

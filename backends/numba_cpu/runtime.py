@@ -17,7 +17,7 @@ from numba import njit, types
 from numba.extending import intrinsic, overload
 
 from backends.numba_cpu.memory import (broadcast_view, contiguous, converted,  # noqa: F401
-                                       copy_into, empty_of, expanded, new_empty,
+                                       copy_at, copy_into, empty_of, expanded, new_empty,
                                        reshape_any, shaped, summed_to, transposed)
 from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows, renamed,  # noqa: F401
                                        logsumexp_rows, matmul_loop, softmax_rows)

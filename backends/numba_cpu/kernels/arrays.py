@@ -92,7 +92,14 @@ def lower_join(node: Node, names) -> list[str]:
     tests = [f"{x}.shape[{j}] != {xs[0]}.shape[{j}]" for x in xs[1:]
              for j in range(node.ndim) if j != axis]
     lines = [f"if {' or '.join(tests)}:", f"    raise ShapeError({message})"] if tests else []
-    return lines + [f"{v} = np.concatenate(({''.join(x + ', ' for x in xs)}), axis={axis})"]
+    # A new array, each input copied into its part (memory.copy_at): numba's
+    # np.concatenate is a compile per signature.
+    dims = [f"{xs[0]}.shape[{j}]" if j != axis else
+            "(" + " + ".join(f"{x}.shape[{axis}]" for x in xs) + ")" for j in range(node.ndim)]
+    lines += [f"{v} = {new_array(dims, node.type.dtype)}", f"{v}_at = 0"]
+    for x in xs:   # (one dtype: Concatenate.infer)
+        lines += [f"copy_at({v}, {x}, {v}_at, {axis})", f"{v}_at += {x}.shape[{axis}]"]
+    return lines
 
 
 def lower_alloc(node: Node, names) -> list[str]:
