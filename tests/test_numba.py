@@ -486,14 +486,16 @@ numba.core.compiler.compile_extra = recording   # the dispatcher calls it throug
 x = sg.tensor("x", dtype="float64", shape=(None, None, None))
 outs = [sg.transpose(x, (2, 0, 1)) * 2.0, sg.broadcast_to(x[0, 0], (3, 4)) + 1.0,
         sg.reshape(x[:, ::2], (-1,)), x @ sg.transpose(x, (0, 2, 1)),
-        sg.concatenate([x, x[:, ::-1], x[:, :1]], 1)]
+        sg.concatenate([x, x[:, ::-1], x[:, :1]], 1),
+        sg.cumsum(x[:, 1:], -1), sg.cumsum(x[1:], -1), sg.cumsum(x, 0)]  # rows: copy, view
 seq, _ = sg.scan(lambda row, h: h * 0.5 + row, sequences=x, outputs_info=sg.zeros_like(x[0]))
 a = np.arange(24.0).reshape(2, 3, 4)
 got = sg.function([x], outs + [seq], backend="numba")(a)
 scan = [a[0] * 1.0]
 scan.append(scan[0] * 0.5 + a[1])
 want = [a.transpose(2, 0, 1) * 2, np.broadcast_to(a[0, 0], (3, 4)) + 1, a[:, ::2].ravel(),
-        a @ a.transpose(0, 2, 1), np.concatenate([a, a[:, ::-1], a[:, :1]], 1), np.stack(scan)]
+        a @ a.transpose(0, 2, 1), np.concatenate([a, a[:, ::-1], a[:, :1]], 1),
+        np.cumsum(a[:, 1:], -1), np.cumsum(a[1:], -1), np.cumsum(a, 0), np.stack(scan)]
 for g, w in zip(got, want, strict=True):
     np.testing.assert_allclose(g, w, rtol=1e-12)
 print(json.dumps(sorted(set(compiled))))
@@ -501,8 +503,8 @@ print(json.dumps(sorted(set(compiled))))
 
 
 def test_views_slice_copies_and_scans_compile_no_numba_array_functions(tmp_path):
-    # numba's transpose, broadcast_to, reshape, astype, concatenate, np.empty and slice
-    # assignment of an array are functions it compiles in every process (the transpose and the slice
+    # numba's transpose, broadcast_to, reshape, astype, concatenate, ascontiguousarray,
+    # np.empty and slice assignment of an array are functions it compiles in every process (the transpose and the slice
     # assignment format error messages: ~4-5 s each, cold). Generated code lowers these in
     # place (memory.py); a cold process compiles only the graph's own functions, the
     # backend's kernels and numba's min/max.

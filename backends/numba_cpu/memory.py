@@ -8,20 +8,17 @@ Python-level implementations in numba.np.arrayobj, compiled into the caller as o
 function per signature and recorded with their module, so loading cached code that used
 one imports that module first (~30 ms of a ~0.3 s warm start). These build the arrays in
 LLVM IR instead, as numba does inside those implementations, lowered in place in the
-caller: none of them is a function numba compiles on its own (`contiguous` falls back to
-np.ascontiguousarray for an array not typed C-contiguous).
+caller: none of them is a function numba compiles on its own.
 """
 
 from __future__ import annotations
 
 import sys
 
-import numpy as np
-
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils, ir_utils
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 _HUGE_BYTES = 4 << 20   # NumPy advises huge pages from 4 MiB on; so do we
 _HUGE_PAGE = 2 << 20
@@ -447,8 +444,47 @@ def copy_at(typingctx, target, source, offset, axis):
     return types.void(target, source, offset, axis), codegen
 
 
-def contiguous(a):
-    """np.ascontiguousarray(a): `a` itself where its type is C-contiguous already."""
+@intrinsic
+def contiguous(typingctx, a):
+    """np.ascontiguousarray(a): `a` itself where its type is C-contiguous; else a view of
+    it typed C-contiguous where its strides are at run time (a slice of rows, say), else a
+    C-contiguous copy. Lowered in place: numba's np.ascontiguousarray is a compile per
+    signature."""
+    if not isinstance(a, types.Array):
+        return None
+    result = a.copy(layout="C")
+
+    def codegen(context, builder, sig, args):
+        if a.layout == "C":
+            context.nrt.incref(builder, a, args[0])
+            return args[0]
+        source = context.make_array(a)(context, builder, args[0])
+        intp = context.get_value_type(types.intp)
+        shape = cgutils.unpack_tuple(builder, source.shape, a.ndim)
+        strides = cgutils.unpack_tuple(builder, source.strides, a.ndim)
+        fits, expected = cgutils.true_bit, source.itemsize
+        for n, stride in zip(reversed(shape), reversed(strides)):  # NumPy's C-contiguity
+            fits = builder.and_(fits, builder.or_(builder.icmp_signed("==", n, intp(1)),
+                                                  builder.icmp_signed("==", stride, expected)))
+            expected = builder.mul(expected, n)
+        fits = builder.or_(fits, builder.icmp_signed("==", source.nitems, intp(0)))
+        slot = cgutils.alloca_once(builder, context.get_value_type(result))
+        with builder.if_else(fits) as (view, copy):
+            with view:
+                array = context.make_array(result)(context, builder)
+                _fill(context, builder, array, result, source.data, source.meminfo, shape,
+                      _c_strides(builder, source.itemsize, shape), source.nitems)
+                array.parent = source.parent
+                context.nrt.incref(builder, a, args[0])  # the view holds the memory too
+                builder.store(array._getvalue(), slot)
+            with copy:
+                out = _allocate(context, builder, result, shape)
+                _fill_in_c_order(context, builder, out, a.dtype, shape, source.data, shape,
+                                 strides, a.layout,
+                                 lambda where: context.unpack_value(builder, a.dtype, where))
+                builder.store(out._getvalue(), slot)
+        return builder.load(slot)
+    return result(a), codegen
 
 
 def _aliases(lhs, args, alias_map, arg_aliases):
@@ -460,9 +496,3 @@ def _aliases(lhs, args, alias_map, arg_aliases):
 for _function in ("shaped", "contiguous", "transposed", "broadcast_view", "reshape_any"):
     ir_utils.alias_func_extensions[(_function, __name__)] = _aliases
 
-
-@overload(contiguous)
-def _contiguous(a):
-    if isinstance(a, types.Array) and a.layout == "C":
-        return lambda a: a
-    return lambda a: np.ascontiguousarray(a)

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 from numba import njit, types
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 from backends.numba_cpu.memory import (broadcast_view, contiguous, converted,  # noqa: F401
                                        copy_at, copy_into, empty_of, expanded, new_empty,

@@ -17,7 +17,6 @@ The runtime helpers below are imported by the generated modules.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 from numba.extending import overload
 
