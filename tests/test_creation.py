@@ -68,6 +68,22 @@ def test_symbolic_sizes():
         np.testing.assert_array_equal(g, w)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_arange_with_run_time_integer_bounds(backend):
+    # numba: NumPy's length in integer arithmetic and a loop, not numba's np.arange
+    a, b, s = sg.scalar("a", "int64"), sg.scalar("b", "int64"), sg.scalar("s", "int32")
+    f = sg.function([a, b, s], [sg.arange(a, b, s), sg.arange(a, b, s, dtype="int16")],
+                    backend=backend)
+    for args in [(0, 5, 1), (2, 7, 1), (1, 10, 3), (5, -3, -2), (3, 1, 1), (-4, 4, 3),
+                 (0, 0, 1), (7, 0, -7), (0, 7, 7), (0, 8, 7), (-9, -1, 4), (1, 2, -1)]:
+        got = f(*args)
+        for g, w in zip(got, [np.arange(*args), np.arange(*args, dtype="int16")]):
+            assert g.dtype == w.dtype and g.shape == w.shape, (args, g, w)
+            np.testing.assert_array_equal(g, w)
+    with pytest.raises(sg.ShapeError, match="step must not be zero"):
+        f(0, 1, 0)
+
+
 def test_full_with_a_symbolic_value(rng):
     v = sg.scalar("v", "float32")
     out = sg.full((2, 3), v)

@@ -119,8 +119,19 @@ def lower_alloc(node: Node, names) -> list[str]:
     if kind == "Arange":
         start, stop, step = (f"{names[i]}[()]" for i in node.inputs)
         zero = error_message(node, "step must not be zero")
-        return [f"if {step} == 0:", f"    raise ShapeError({zero})",
-                f"{v} = np.arange({start}, {stop}, {step}).astype(np.{op.dtype})"]
+        lines = [f"if {step} == 0:", f"    raise ShapeError({zero})"]
+        if not all(i.dtype.startswith(("int", "uint")) for i in node.inputs) or \
+                not op.dtype.startswith(("int", "uint")):
+            return lines + [f"{v} = np.arange({start}, {stop}, {step}).astype(np.{op.dtype})"]
+        # Integers: NumPy's length, ceil((stop - start) / step), in exact integer arithmetic
+        # and a loop (numba's np.arange is a compile per signature, ~0.5 s cold).
+        return lines + [
+            f"{v}_a, {v}_b, {v}_s = np.int64({start}), np.int64({stop}), np.int64({step})",
+            f"if {v}_s > 0:", f"    {v}_n = ({v}_b - {v}_a + {v}_s - 1) // {v}_s",
+            "else:", f"    {v}_n = ({v}_a - {v}_b - {v}_s - 1) // -{v}_s",
+            f"if {v}_n < 0:", f"    {v}_n = 0",
+            f"{v} = {new_array([f'{v}_n'], op.dtype)}",
+            f"for {v}_i in range({v}_n):", f"    {v}[{v}_i] = {v}_a + {v}_i * {v}_s"]
     if kind == "Eye":
         n, m = (f"{names[i]}[()]" for i in node.inputs)
         return [f"if {n} < 0 or {m} < 0:", f"    raise ShapeError({negative})",
