@@ -1,9 +1,11 @@
 """Memory helpers for generated modules and row kernels: new arrays (with the huge-page
-hint where they are large), C-contiguous reshapes, transposed views, casts and copies,
-broadcast copies (`expanded`) and their inverse, sums down to a broadcast shape
-(`summed_to`).
+hint where they are large), reshapes (`shaped`, `reshape_any`), transposed and broadcast
+views, contiguous views or copies, casts and copies, copies into a slice (`copy_into`) or
+into one part of a concatenation (`copy_at`), broadcast copies (`expanded`) and their
+inverse, sums down to a broadcast shape (`summed_to`).
 
-numba's own np.empty, reshape, transpose, astype, copy, ravel and np.ascontiguousarray are
+numba's own np.empty, reshape, transpose, broadcast_to, astype, copy, ravel,
+np.ascontiguousarray, np.concatenate and slice assignment of arrays are
 Python-level implementations in numba.np.arrayobj, compiled into the caller as one more
 function per signature and recorded with their module, so loading cached code that used
 one imports that module first (~30 ms of a ~0.3 s warm start). These build the arrays in
