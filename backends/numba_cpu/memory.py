@@ -272,6 +272,18 @@ def _fill(context, builder, array, array_type, data, meminfo, shape, strides, ni
     array.nitems = nitems
 
 
+def _view(context, builder, result, source_type, value, shape, strides, nitems):
+    """A `result`-typed view of the array `value` (of `source_type`): its memory with
+    another shape and strides. The view holds a reference to the memory too."""
+    source = context.make_array(source_type)(context, builder, value)
+    array = context.make_array(result)(context, builder)
+    _fill(context, builder, array, result, source.data, source.meminfo, shape, strides,
+          nitems)
+    array.parent = source.parent
+    context.nrt.incref(builder, source_type, value)
+    return array._getvalue()
+
+
 @intrinsic
 def shaped(typingctx, a, shape):
     """a.reshape(shape) for an `a` the caller knows to be C-contiguous (by its type, or
@@ -286,12 +298,8 @@ def shaped(typingctx, a, shape):
         source = context.make_array(sig.args[0])(context, builder, args[0])
         dims = [context.cast(builder, d, t, types.intp)
                 for d, t in zip(cgutils.unpack_tuple(builder, args[1], len(shape)), shape)]
-        array = context.make_array(result)(context, builder)
-        _fill(context, builder, array, result, source.data, source.meminfo, dims,
-              _c_strides(builder, source.itemsize, dims), source.nitems)
-        array.parent = source.parent
-        context.nrt.incref(builder, sig.args[0], args[0])  # the view holds the memory too
-        return array._getvalue()
+        return _view(context, builder, result, sig.args[0], args[0], dims,
+                     _c_strides(builder, source.itemsize, dims), source.nitems)
     return result(a, shape), codegen
 
 
@@ -315,12 +323,8 @@ def transposed(typingctx, a, axes):
         source = context.make_array(sig.args[0])(context, builder, args[0])
         shape = cgutils.unpack_tuple(builder, source.shape, a.ndim)
         strides = cgutils.unpack_tuple(builder, source.strides, a.ndim)
-        array = context.make_array(result)(context, builder)
-        _fill(context, builder, array, result, source.data, source.meminfo,
-              [shape[p] for p in perm], [strides[p] for p in perm], source.nitems)
-        array.parent = source.parent
-        context.nrt.incref(builder, sig.args[0], args[0])  # the view holds the memory too
-        return array._getvalue()
+        return _view(context, builder, result, sig.args[0], args[0],
+                     [shape[p] for p in perm], [strides[p] for p in perm], source.nitems)
     return result(a, axes), codegen
 
 
@@ -348,12 +352,8 @@ def broadcast_view(typingctx, a, shape):
         nitems = intp(1)
         for d in dims:
             nitems = builder.mul(nitems, d)
-        array = context.make_array(result)(context, builder)
-        _fill(context, builder, array, result, source.data, source.meminfo, dims,
-              [intp(0)] * lead + steps, nitems)
-        array.parent = source.parent
-        context.nrt.incref(builder, sig.args[0], args[0])  # the view holds the memory too
-        return array._getvalue()
+        return _view(context, builder, result, sig.args[0], args[0], dims,
+                     [intp(0)] * lead + steps, nitems)
     return result(a, shape), codegen
 
 
@@ -383,12 +383,8 @@ def reshape_any(typingctx, a, shape):
             _fill(context, builder, array, result, copy.data, copy.meminfo, dims,
                   _c_strides(builder, copy.itemsize, dims), copy.nitems)
             return array._getvalue()
-        array = context.make_array(result)(context, builder)
-        _fill(context, builder, array, result, source.data, source.meminfo, dims,
-              _c_strides(builder, source.itemsize, dims), source.nitems)
-        array.parent = source.parent
-        context.nrt.incref(builder, sig.args[0], args[0])  # the view holds the memory too
-        return array._getvalue()
+        return _view(context, builder, result, sig.args[0], args[0], dims,
+                     _c_strides(builder, source.itemsize, dims), source.nitems)
     return result(a, shape), codegen
 
 
@@ -473,12 +469,9 @@ def contiguous(typingctx, a):
         slot = cgutils.alloca_once(builder, context.get_value_type(result))
         with builder.if_else(fits) as (view, copy):
             with view:
-                array = context.make_array(result)(context, builder)
-                _fill(context, builder, array, result, source.data, source.meminfo, shape,
-                      _c_strides(builder, source.itemsize, shape), source.nitems)
-                array.parent = source.parent
-                context.nrt.incref(builder, a, args[0])  # the view holds the memory too
-                builder.store(array._getvalue(), slot)
+                builder.store(_view(context, builder, result, a, args[0], shape,
+                                    _c_strides(builder, source.itemsize, shape),
+                                    source.nitems), slot)
             with copy:
                 out = _allocate(context, builder, result, shape)
                 _fill_in_c_order(context, builder, out, a.dtype, shape, source.data, shape,
