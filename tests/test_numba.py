@@ -504,10 +504,10 @@ print(json.dumps(sorted(set(compiled))))
 
 def test_views_slice_copies_and_scans_compile_no_numba_array_functions(tmp_path):
     # numba's transpose, broadcast_to, reshape, astype, concatenate, ascontiguousarray,
-    # np.empty and slice assignment of an array are functions it compiles in every process (the transpose and the slice
-    # assignment format error messages: ~4-5 s each, cold). Generated code lowers these in
-    # place (memory.py); a cold process compiles only the graph's own functions, the
-    # backend's kernels and numba's min/max.
+    # np.empty and slice assignment of an array are functions it compiles in every process
+    # (the transpose and the slice assignment format error messages: ~4-5 s each, cold).
+    # Generated code lowers these in place (memory.py); a cold process compiles only the
+    # graph's own functions, the backend's kernels and numba's min/max.
     env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(tmp_path),
                NUMBA_CACHE_DIR=str(tmp_path / "kernels"), PYTHONPATH=ROOT)
     proc = subprocess.run([sys.executable, "-c", ARRAY_OPS_SCRIPT], env=env, cwd=ROOT,

@@ -19,8 +19,9 @@ from numba.extending import intrinsic
 from backends.numba_cpu.memory import (broadcast_view, contiguous, converted,  # noqa: F401
                                        copy_at, copy_into, empty_of, expanded, new_empty,
                                        reshape_any, shaped, summed_to, transposed)
-from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows, cumsum_rows, renamed,  # noqa: F401
-                                       logsumexp_rows, matmul_loop, softmax_rows)
+from backends.numba_cpu.rowops import (arg_rows, cross_entropy_rows,  # noqa: F401
+                                       cumsum_rows, logsumexp_rows, matmul_loop, renamed,
+                                       softmax_rows)
 from symgraph.errors import SymgraphError
 
 try:  # vectorizable float32/float64 math (branch vecmath); libm is the fallback
