@@ -133,6 +133,16 @@ def converted(typingctx, a, dtype):
     return result(a, dtype), codegen
 
 
+def _c_copy(context, builder, a, source):
+    """A new C-contiguous copy of `source`, an array struct of type `a` (any layout)."""
+    shape = cgutils.unpack_tuple(builder, source.shape, a.ndim)
+    strides = cgutils.unpack_tuple(builder, source.strides, a.ndim)
+    out = _allocate(context, builder, types.Array(a.dtype, a.ndim, "C"), shape)
+    _fill_in_c_order(context, builder, out, a.dtype, shape, source.data, shape, strides,
+                     a.layout, lambda where: context.unpack_value(builder, a.dtype, where))
+    return out
+
+
 def _fill_in_c_order(context, builder, out, element, dims, data, sizes, strides, layout,
                      value_at):
     """Write the new C-contiguous `out` (of `element`s, shape `dims`) in C order: the
@@ -373,12 +383,7 @@ def reshape_any(typingctx, a, shape):
                 for d, t in zip(cgutils.unpack_tuple(builder, args[1], len(shape)), shape)]
         source = context.make_array(a)(context, builder, args[0])
         if a.layout != "C":   # a new C-contiguous copy, reshaped in place
-            sizes = cgutils.unpack_tuple(builder, source.shape, a.ndim)
-            strides = cgutils.unpack_tuple(builder, source.strides, a.ndim)
-            copy = _allocate(context, builder, types.Array(a.dtype, a.ndim, "C"), sizes)
-            _fill_in_c_order(context, builder, copy, a.dtype, sizes, source.data, sizes,
-                             strides, a.layout,
-                             lambda where: context.unpack_value(builder, a.dtype, where))
+            copy = _c_copy(context, builder, a, source)
             array = context.make_array(result)(context, builder)
             _fill(context, builder, array, result, copy.data, copy.meminfo, dims,
                   _c_strides(builder, copy.itemsize, dims), copy.nitems)
@@ -473,11 +478,7 @@ def contiguous(typingctx, a):
                                     _c_strides(builder, source.itemsize, shape),
                                     source.nitems), slot)
             with copy:
-                out = _allocate(context, builder, result, shape)
-                _fill_in_c_order(context, builder, out, a.dtype, shape, source.data, shape,
-                                 strides, a.layout,
-                                 lambda where: context.unpack_value(builder, a.dtype, where))
-                builder.store(out._getvalue(), slot)
+                builder.store(_c_copy(context, builder, a, source)._getvalue(), slot)
         return builder.load(slot)
     return result(a), codegen
 
