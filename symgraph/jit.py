@@ -41,6 +41,8 @@ def _flatten(tree: Any, leaves: list[Any]) -> tuple:
         return (type(tree), tuple(_flatten(t, leaves) for t in tree))
     if isinstance(tree, dict):
         return (dict, tuple(tree), tuple(_flatten(t, leaves) for t in tree.values()))
+    if is_python_scalar(tree) and isinstance(tree, float):  # by its bits: -0.0 is not 0.0, and NaN finds NaN's trace
+        return ("static", float, tree.hex())
     if tree is None or is_python_scalar(tree) or isinstance(tree, str):
         return ("static", type(tree), tree)
     leaves.append(tree)
@@ -54,7 +56,9 @@ def _unflatten(structure: tuple, leaves: Any, statics: bool = True) -> Any:
     if kind == "leaf":
         return next(leaves)
     if kind == "static":
-        return structure[2] if statics else None
+        if not statics:
+            return None
+        return float.fromhex(structure[2]) if structure[1] is float else structure[2]
     if kind is dict:
         return {k: _unflatten(s, leaves, statics) for k, s in zip(structure[1], structure[2])}
     items = [_unflatten(s, leaves, statics) for s in structure[1]]

@@ -75,6 +75,21 @@ def test_cache_hits_and_retraces():
     assert fn.__name__ == "fn"
 
 
+def test_static_floats_are_keyed_by_their_bits():
+    """-0.0 == 0.0 and NaN != NaN in Python; a trace is per value: x / -0.0 is -inf, and a
+    NaN argument finds its trace again."""
+    fn = sg.jit(lambda x, s: x / s, backend="python")
+    ones = np.ones(2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(fn(ones, 0.0), [np.inf, np.inf])
+        np.testing.assert_array_equal(fn(ones, -0.0), [-np.inf, -np.inf])
+        assert np.isnan(fn(ones, float("nan"))).all()
+        assert np.isnan(fn(ones, float("nan"))).all()
+    assert (fn.trace_count, fn.hit_count) == (3, 1)
+    np.testing.assert_array_equal(fn(ones, 0.5), [2.0, 2.0])
+    assert fn(ones, 2).dtype == fn(ones, 2.0).dtype == np.float64  # int 2 and float 2.0
+
+
 def test_inputs_are_named_by_their_place_in_the_arguments():
     fn = sg.jit(lambda params, x, *, k: sg.sum(params["w"] * x) + params["b"][0] * k)
     args = ({"w": np.ones(2), "b": (np.ones(()), 2.0)}, np.ones(2))
