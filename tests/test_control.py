@@ -201,9 +201,43 @@ def test_history_read_only_at_the_end_is_not_kept():
     total = sg.foldl(lambda v, acc: acc + v, sequences=x, outputs_info=sg.constant(np.float64(0)))
     f = sg.function([x], total, backend="python")
     node = _scan_node(f)
-    assert node.op.keep_last == (0,) and node.type.types[0].shape == (1,)
+    assert node.op.keep_last == (0,)
     assert f(np.arange(5.0)) == 10.0
     full = sg.function([x], sg.scan(lambda v, acc: acc + v, sequences=x,
                                     outputs_info=sg.constant(np.float64(0)))[0],
                        backend="python")
     assert _scan_node(full).op.keep_last == ()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_scan_gradient_after_zero_steps(backend):
+    """n_steps == 0: no step ran, so the initial state and the non-sequence get only the
+    gradient of the rest of the cost (it had read the last backward state, of none)."""
+    h0 = sg.vector("h0", dtype="float64")
+    w = sg.vector("w", dtype="float64")
+    n = sg.scalar("n", dtype="int64")
+    hs, _ = sg.scan(lambda h, w: sg.sin(h * w), outputs_info=h0, non_sequences=w, n_steps=n)
+    cost = sg.sum(hs) + sg.sum(h0 * w)
+    f_cost = sg.function([h0, w, n], cost, backend="python")
+    f_grad = sg.function([h0, w, n], sg.grad(cost, [h0, w]), backend=backend)
+    point = [np.array([0.3, -0.7]), np.array([1.5, 0.4])]
+    g_h0, g_w = f_grad(*point, 0)
+    np.testing.assert_allclose(g_h0, point[1])
+    np.testing.assert_allclose(g_w, point[0])
+    expected = numeric_grad(lambda a, b: float(f_cost(a, b, 3)), point)
+    for got, want in zip(f_grad(*point, 3), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+
+
+def test_backward_loop_keeps_only_its_final_states():
+    """The gradient of an RNN reads the backward loop's states (dh, dW) only at their end:
+    the loop keeps one of each, not one per step (for dW, a matrix per step)."""
+    xs = sg.matrix("xs", dtype="float64")
+    h0 = sg.vector("h0", dtype="float64")
+    w = sg.matrix("w", dtype="float64")
+    hs, _ = sg.scan(lambda x, h, w: sg.tanh(x + h @ w), sequences=xs, outputs_info=h0,
+                    non_sequences=w)
+    f = sg.function([xs, h0, w], sg.grad(sg.sum(hs[-1]), [h0, w]), backend="python")
+    scans = [n for n in f.graph.nodes if not n.is_leaf and type(n.op).__name__ == "Scan"]
+    backward = next(n for n in scans if n.op.go_backwards)
+    assert backward.op.keep_last == (0, 1)

@@ -168,6 +168,15 @@ def _is_float(x: Node) -> bool:
     return x.dtype in ("float32", "float64")
 
 
+def _final(states: Node) -> Node:
+    """The last of a backward loop's states, or zeros (its initial value) after zero steps:
+    the sum of its last row, of which there is one or none. The optimizer keeps just that row
+    of the loop's history (`rewrite/loops.py`), as it does for states[-1]."""
+    from symgraph import api as sg
+
+    return sg.sum(states[-1:], axis=0)
+
+
 def scan_grad(op: Scan, inputs: Sequence[Node], output: Node, g: Sequence[Any]) -> tuple:
     """Backpropagation through time: the gradient of a Scan is another Scan, run backwards,
     whose step is the gradient of the forward step (so it compiles like any loop)."""
@@ -223,8 +232,9 @@ def scan_grad(op: Scan, inputs: Sequence[Node], output: Node, g: Sequence[Any]) 
                        outputs_info=infos, non_sequences=rest, n_steps=n_steps,
                        go_backwards=True)
     backward = backward if isinstance(backward, list) else [backward]
-    g_inits = [b[-1] if k in float_states else None for k, b in enumerate(backward[:n_states])]
-    g_rest_final = [b[-1] for b in backward[n_states:n_states + len(float_rest)]]
+    g_inits = [_final(b) if k in float_states else None
+               for k, b in enumerate(backward[:n_states])]
+    g_rest_final = [_final(b) for b in backward[n_states:n_states + len(float_rest)]]
     g_seq_steps = backward[n_states + len(float_rest):]
     g_seqs: list = [None] * n_seqs
     for k, steps in zip(float_seqs, g_seq_steps):

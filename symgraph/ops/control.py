@@ -90,7 +90,7 @@ class Scan(Op):
     taps: tuple[tuple[int, ...], ...]
     n_collect: int
     go_backwards: bool = False
-    keep_last: tuple[int, ...] = ()  # outputs whose history is not needed: length 1
+    keep_last: tuple[int, ...] = ()  # outputs whose history is not needed: the last row
     kind: ClassVar[str] = "scan"
 
     @property
@@ -109,8 +109,8 @@ class Scan(Op):
                     f"scan: the step function returns {out.type} for state {k}, whose "
                     f"initial value is {state}; they must have the same dtype and ndim "
                     "(cast the initial value or the step's result)")
-        return TupleType(tuple(TensorType(o.dtype, (1 if k in self.keep_last else None,)
-                                          + o.type.shape) for k, o in enumerate(outs)))
+        # a kept-last output has one row, or none after zero steps: its length is not static
+        return TupleType(tuple(TensorType(o.dtype, (None,) + o.type.shape) for o in outs))
 
     def reference(self, n_steps, *args):
         from symgraph.interpret import evaluate

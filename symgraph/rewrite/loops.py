@@ -4,8 +4,9 @@
 - Loop invariants move out: a step computation that reads only non-sequences (not the
   sequence slices, not the states, no random draw) is computed once, before the loop,
   and enters the step as a new non-sequence.
-- Unused history is dropped: an output read only as `out[-1]` (a fold's result, a final
-  state) keeps just its last value instead of one value per step (`Scan.keep_last`).
+- Unused history is dropped: an output read only as `out[-1]` or `out[-1:]` (a fold's
+  result, a final state) keeps just its last value instead of one value per step
+  (`Scan.keep_last`).
 """
 
 from __future__ import annotations
@@ -55,14 +56,21 @@ def hoist_invariants(node: Node) -> Node:
     return Node(new_op, node.inputs + tuple(outer_values), node.type, node.name, node.origin)
 
 
+def _reads_last(items: tuple) -> bool:
+    """Whether a Subtensor's items read out[-1] or out[-1:] (the last row or, after zero
+    steps, none: the same with or without the rest of the history), then whole axes."""
+    head, *rest = items
+    return (head in (("index", -1), ("slice", -1, None, None))
+            and all(item == ("slice", None, None, None) for item in rest))
+
+
 def _only_last_read(getters: list[Node], users: dict[Node, list[Node]],
                     outputs: set[Node]) -> bool:
     for getter in getters:
         if getter in outputs:
             return False
         for user in users[getter]:
-            items = getattr(user.op, "items", None)
-            if type(user.op).__name__ != "Subtensor" or items != (("index", -1),):
+            if type(user.op).__name__ != "Subtensor" or not _reads_last(user.op.items):
                 return False
     return bool(getters)
 
