@@ -208,6 +208,21 @@ def test_tensordot_errors():
         sg.tensordot(a, b, 3)
 
 
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tensordot_checks_each_summed_length_at_run_time(backend):
+    """Lengths unknown until run time: summed axes of (3, 4) against (4, 3) have the same
+    product, which is all the reshapes and the matrix product see; it is an error, as in
+    NumPy, not 12 wrongly paired products."""
+    a = sg.tensor("a", dtype="float64", shape=(None, None, None))
+    b = sg.tensor("b", dtype="float64", shape=(None, None, None))
+    f = sg.function([a, b], sg.tensordot(a, b, axes=([1, 2], [0, 1])), backend=backend)
+    x, y = np.arange(24.0).reshape(2, 3, 4), np.arange(60.0).reshape(3, 4, 5)
+    np.testing.assert_allclose(f(x, y), np.tensordot(x, y, axes=([1, 2], [0, 1])))
+    for wrong in [(4, 3, 5), (1, 12, 5), (12, 1, 5)]:
+        with pytest.raises(sg.ShapeError, match="test_linalg.py"):
+            f(x, np.ones(wrong))
+
 EINSUM = [  # expressions that map onto matmul, products and sums without moving axes
     ("ij,jk->ik", [(3, 4), (4, 5)]), ("ij,jk", [(3, 4), (4, 5)]),
     ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("i,i->", [(4,), (4,)]), ("i,i", [(4,), (4,)]),

@@ -14,7 +14,7 @@ import numpy as np
 from symgraph.api.base import operands
 from symgraph.api.math import cast, multiply
 from symgraph.api.reduce import count, static_shape, sum
-from symgraph.api.shape import expand_dims, squeeze
+from symgraph.api.shape import broadcast_to, expand_dims, squeeze
 from symgraph.apply import apply
 from symgraph.errors import ShapeError
 from symgraph.ops.linalg import MatMul
@@ -119,6 +119,13 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
         return multiply(expand_dims(a, tuple(range(a.ndim, a.ndim + b.ndim))), b)
     a_t = _transpose(a, free_a + axes_a)
     b_t = _transpose(b, axes_b + free_b)
+    if len(axes_a) > 1 and any(shape_a[i] is None or shape_b[j] is None
+                               for i, j in zip(axes_a, axes_b)):
+        # The reshapes and the product below check only that the summed lengths have the
+        # same product; b's summed axes broadcast to a's (a view where they agree, else
+        # an error at run time) so that (3, 4) against (4, 3) is not summed as 12 pairs.
+        b_t = broadcast_to(b_t, [_size(a, [i]) for i in axes_a]
+                           + [_size(b, [j]) for j in free_b])
     k = _size(a, axes_a)
     if len(axes_a) > 1 or len(free_a) > 1:
         a_t = _reshape(a_t, ([_size(a, free_a)] if free_a else []) + [k])
