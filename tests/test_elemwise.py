@@ -19,7 +19,7 @@ UNARY = [  # (symgraph function, NumPy reference, domain)
     (sg.negative, np.negative, "any"), (sg.abs, np.abs, "any"),
 ]
 PIECEWISE = [(sg.sign, np.sign), (sg.floor, np.floor), (sg.ceil, np.ceil),
-             (sg.trunc, np.trunc), (sg.round, np.rint)]
+             (sg.trunc, np.trunc), (sg.round, np.round)]
 BINARY = [
     (sg.add, np.add), (sg.subtract, np.subtract), (sg.multiply, np.multiply),
     (sg.true_divide, np.true_divide), (sg.maximum, np.maximum), (sg.minimum, np.minimum),
@@ -84,6 +84,16 @@ def test_round_half_to_even():
     x = np.array([0.5, 1.5, 2.5, -0.5, -1.5], dtype="float32")
     check_against_numpy(sg.round, np.round, [x])
 
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_round_keeps_integers_as_numpy_does(backend):
+    x = sg.vector("x", dtype="int16")
+    f = sg.function([x], [sg.round(x), sg.round(x * 3)], backend=backend)
+    values = np.array([-7, 0, 5], "int16")
+    for got, want in zip(f(values), [np.round(values), np.round(values * 3)]):
+        assert got.dtype == want.dtype == np.int16
+        np.testing.assert_array_equal(got, want)
 
 def test_where_gradient_is_masked():
     # The untaken side gets exactly 0, even where its own gradient would be inf or NaN; the

@@ -154,7 +154,10 @@ def trunc(x):
 
 
 def round(x):
-    """Round half to even, like NumPy."""
+    """Round half to even, like NumPy; integers are already round and keep their dtype."""
+    (value,) = operands(x)
+    if value.dtype[0] in "iu":
+        return value
     return _call(unary.Round(), x)
 
 
