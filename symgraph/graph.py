@@ -9,6 +9,7 @@ for merging common subexpressions is `node.key`.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from typing import TYPE_CHECKING, Iterable
@@ -38,20 +39,32 @@ def user_origin() -> str | None:
     return None
 
 
-class Node(TensorMethods):
-    """An op applied to inputs; immutable. Leaves subclass it with `op = None`."""
+_SERIALS = itertools.count()
 
-    __slots__ = ("op", "inputs", "type", "name", "origin", "_key", "__weakref__")
+
+def newest_serial() -> int:
+    """A serial above every node's made so far (`Node.serial`)."""
+    return next(_SERIALS)
+
+
+class Node(TensorMethods):
+    """An op applied to inputs; immutable. Leaves subclass it with `op = None`. `serial`
+    counts nodes in the order they were made: what a scan's step function read from
+    outside is what existed before it ran (symgraph/api/control.py)."""
+
+    __slots__ = ("op", "inputs", "type", "name", "origin", "serial", "_key", "__weakref__")
     op: Op | None
     inputs: tuple[Node, ...]
     type: TensorType
     name: str | None
     origin: str | None
+    serial: int
 
     def __init__(self, op: Op | None, inputs: Iterable[Node], type: TensorType,
                  name: str | None = None, origin: str | None = None) -> None:
         for slot, value in (("op", op), ("inputs", tuple(inputs)), ("type", type),
-                            ("name", name), ("origin", origin), ("_key", None)):
+                            ("name", name), ("origin", origin), ("serial", next(_SERIALS)),
+                            ("_key", None)):
             object.__setattr__(self, slot, value)
 
     def __setattr__(self, name: str, value: object) -> None:

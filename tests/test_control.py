@@ -241,3 +241,27 @@ def test_backward_loop_keeps_only_its_final_states():
     scans = [n for n in f.graph.nodes if not n.is_leaf and type(n.op).__name__ == "Scan"]
     backward = next(n for n in scans if n.op.go_backwards)
     assert backward.op.keep_last == (0, 1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_scan_reads_values_made_outside_as_inputs(backend):
+    """A value computed before the scan (h = 2 * x) is an input of the loop, computed once:
+    the gradient with respect to it flows through the loop, and a random draw made outside
+    is the same in every step, while one made inside the step is fresh in each."""
+    x = sg.vector("x", dtype="float64")
+    h = 2.0 * x
+    ys, _ = sg.scan(lambda t: sg.sin(h) * t, sequences=sg.constant(np.arange(1.0, 4.0)))
+    cost = sg.sum(ys)
+    f = sg.function([x], [cost, sg.grad(cost, h)], backend=backend)
+    value, g_h = f(np.array([0.3, -0.4]))
+    np.testing.assert_allclose(value, 6.0 * np.sin([0.6, -0.8]).sum())
+    np.testing.assert_allclose(g_h, 6.0 * np.cos([0.6, -0.8]))
+
+    rs = sg.random.RandomStream(5)
+    outside = rs.normal(size=(2,))
+    rows = sg.constant(np.zeros((3, 1), outside.dtype))
+    same, _ = sg.scan(lambda r: outside + r, sequences=rows)
+    fresh, _ = sg.scan(lambda r: rs.normal(size=(2,)) + r, sequences=rows)
+    drawn, same_rows, fresh_rows = sg.function([], [outside, same, fresh], backend=backend)()
+    np.testing.assert_array_equal(same_rows, np.stack([drawn] * 3))
+    assert len({tuple(row) for row in fresh_rows}) == 3

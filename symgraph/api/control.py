@@ -1,9 +1,11 @@
 """Symbolic control flow: `ifelse` (lazy) and `scan` (loops), with map/foldl helpers.
 
-Both capture the user's expressions as inner graphs (`symgraph.ops.control`): every
-leaf they read that is not a constant (inputs, shared variables) becomes an input of the
-op, so the op is a pure function of its inputs and can be differentiated and compiled
-like any other node.
+Both capture the user's expressions as inner graphs (`symgraph.ops.control`), so the op
+is a pure function of its inputs and can be differentiated and compiled like any other
+node. A scan's inputs are what its step function read from outside: every node made
+before the step ran (an input, a shared variable, or a value computed outside, which is
+computed once). An ifelse's inputs are the leaves its branches read (inputs, shared
+variables): the branches' own computations move inside it, so only the chosen one runs.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any, Callable, Sequence
 from symgraph.api.base import as_variable, operands
 from symgraph.apply import apply
 from symgraph.errors import SymgraphError
-from symgraph.graph import Constant, Graph, Node, SharedVariable, leaves, substitute
+from symgraph.graph import (Constant, Graph, Node, SharedVariable, leaves, newest_serial,
+                             substitute)
 from symgraph.ops.base import TupleGet
 from symgraph.ops.control import IfElse, Scan, placeholder_like
 
@@ -29,6 +32,29 @@ def _as_list(value: Any) -> tuple[list, bool]:
 def _free_leaves(outputs: Sequence[Node], bound: Sequence[Node]) -> list[Node]:
     bound_ids = {id(b) for b in bound}
     return [n for n in leaves(outputs) if not isinstance(n, Constant) and id(n) not in bound_ids]
+
+
+def _read_from_outside(outputs: Sequence[Node], bound: Sequence[Node],
+                       since: int) -> list[Node]:
+    """What a step function's results read from outside it: the nodes made before it ran
+    (`serial` below `since`), reached without passing through `bound` (the step's own
+    inputs). Leaves, and values computed outside, which the loop then takes as inputs,
+    computed once before it, as the rest of the graph sees them (the gradient with respect
+    to such a value flows through the loop to it)."""
+    bound_ids = {id(b) for b in bound}
+    found: list[Node] = []
+    seen: set[int] = set()
+    stack = list(reversed(outputs))
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or id(node) in bound_ids or isinstance(node, Constant):
+            continue
+        seen.add(id(node))
+        if node.is_leaf or node.serial < since:
+            found.append(node)
+        else:
+            stack.extend(reversed(node.inputs))
+    return found
 
 
 def _split(node: Node, count: int) -> list[Node]:
@@ -87,6 +113,7 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     non_seqs = [as_variable(v) for v in _as_list(non_sequences)[0]]
     if any(not isinstance(v, Node) for v in seqs + non_seqs):
         raise SymgraphError("scan builds a symbolic loop; in eager mode write a Python loop")
+    since = newest_serial()  # every node made from here on is the step's own
     seq_holders = [placeholder_like(s, f"{s.name or 'seq'}[t]", drop_leading=True)
                    for s in seqs]
     states = [_parse_state(e) for e in infos]
@@ -112,22 +139,29 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     inits = [states[k][0] for k in order if states[k][0] is not None]
     taps = [states[k][1] for k in order if states[k][0] is not None]
     step_outs = [outs[k] for k in order]
-    # Shared variables updated inside the step (explicitly, or by default as random streams
-    # do) are carried as extra states, so each step sees the previous step's value.
-    carried = dict(updates)
-    for node in _free_leaves(step_outs + list(carried.values()), []):
+    update_values = [as_variable(v) for v in updates.values()]
+    outside = _read_from_outside(step_outs + update_values,
+                                 seq_holders + tap_holders + non_holders, since)
+    # Shared variables updated inside the step (explicitly, or by default as the random
+    # streams it draws from do) are carried as extra states, so each step sees the previous
+    # step's value. A draw made outside is a value read from outside: drawn once.
+    carried = dict(zip(updates, update_values))
+    for node in outside:
         if isinstance(node, SharedVariable) and node.default_update is not None:
-            carried.setdefault(node, node.default_update)
+            carried.setdefault(node, as_variable(node.default_update))
     shared_holders = [placeholder_like(s, s.name) for s in carried]
-    swap = dict(zip(carried, shared_holders))
-    new_values = substitute([as_variable(v) for v in carried.values()], swap)
-    step_outs = substitute(step_outs, swap)
-    n_user_states = len(inits)
-    all_states = step_outs[:n_user_states] + new_values
-    bound = seq_holders + tap_holders + shared_holders + non_holders
-    free = _free_leaves(all_states + step_outs[n_user_states:], bound)
+    free = [n for n in outside if n not in carried]
     free_holders = [placeholder_like(n, n.name) for n in free]
-    body = substitute(all_states + step_outs[n_user_states:], dict(zip(free, free_holders)))
+    n_user_states = len(inits)
+    body = substitute(step_outs[:n_user_states] + list(carried.values())
+                      + step_outs[n_user_states:],
+                      {**dict(zip(carried, shared_holders)), **dict(zip(free, free_holders))})
+    bound = seq_holders + tap_holders + shared_holders + non_holders + free_holders
+    late = _free_leaves(body, bound)  # leaves read only by a stream's default update
+    late_holders = [placeholder_like(n, n.name) for n in late]
+    body = substitute(body, dict(zip(late, late_holders)))
+    free += late
+    free_holders += late_holders
     step = Graph(seq_holders + tap_holders + shared_holders + non_holders + free_holders, body)
     if n_steps is None:
         if not seqs:
