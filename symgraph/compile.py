@@ -114,6 +114,9 @@ def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
     """
     from backends import get as get_backend
 
+    if not isinstance(inputs, (list, tuple)):
+        raise SymgraphError(f"function: inputs must be a list of symbolic variables, got "
+                            f"{inputs!r}; write sg.function([x], ...)")
     inputs = list(inputs)
     for i, node in enumerate(inputs):
         if not isinstance(node, Input):
@@ -245,8 +248,10 @@ class Function:
                 if not isinstance(value, DeviceValue):  # a device value stays where it is
                     value = np.asarray(value)
                     if not new and (any(value is o for o in results[:self.n_outputs])
-                                    or not value.flags.owndata):
-                        value = value.copy()
+                                    or not value.flags.owndata
+                                    or any(np.may_share_memory(value, v) for v in values)
+                                    or any(value is s.container[0] for s in self._shared)):
+                        value = value.copy()  # the caller's array, or another's state
                 target.container[0] = value
             return outputs
 

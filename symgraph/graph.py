@@ -102,6 +102,17 @@ class Node(TensorMethods):
         label = self.name or (self.op.name if self.op is not None else type(self).__name__)
         return f"<{type(self).__name__} {label}: {self.type}>"
 
+    def __iter__(self):
+        """The first axis element by element, where its length is known before the graph
+        runs (`a, b = sg.vector(shape=(2,))`); otherwise a TypeError: indexing alone would
+        never stop (`list(x)`, `sum(x)`, or `sg.function(x, ...)` where `[x]` was meant)."""
+        length = self.type.shape[0] if self.type.ndim else None
+        if length is None:
+            what = "a 0-d value" if self.type.ndim == 0 else "its length is unknown until it runs"
+            raise TypeError(f"cannot iterate over symbolic {self!r}: {what}; index it "
+                            "(x[0]), reduce it (sg.sum), or pass a list where one is expected")
+        return (self[i] for i in range(length))
+
     def __bool__(self) -> bool:
         from symgraph.errors import SymgraphError
 

@@ -123,3 +123,15 @@ def test_givens():
 def test_unknown_backend():
     with pytest.raises(sg.SymgraphError, match="unknown backend 'tpu'"):
         sg.function([], sg.constant(1.0), backend="tpu")
+
+
+def test_iterating_a_variable_of_unknown_length_is_a_type_error():
+    """Indexing alone would let Python iterate forever (x[0], x[1], ...)."""
+    x = sg.vector("x")
+    for attempt in (lambda: list(x), lambda: sum(x), lambda: list(sg.scalar("s"))):
+        with pytest.raises(TypeError, match="cannot iterate over symbolic"):
+            attempt()
+    with pytest.raises(sg.SymgraphError, match=r"write sg.function\(\[x\]"):
+        sg.function(x, x * 2)
+    a, b = sg.tensor("v", shape=(2, 3))  # a known length iterates as NumPy's arrays do
+    assert a.type.shape == b.type.shape == (3,)

@@ -227,3 +227,19 @@ def _cuda_main(path):
 
 if __name__ == "__main__":
     _cuda_main(sys.argv[1])
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_an_update_never_keeps_the_callers_array(backend):
+    """updates=[(w, x)]: w gets a copy of the input, so reusing the batch buffer cannot
+    rewrite the model; w = v gives w its own array too."""
+    x = sg.vector("x", dtype="float64")
+    w = sg.shared(np.zeros(3), name="w")
+    v = sg.shared(np.ones(3), name="v")
+    f = sg.function([x], x.sum(), updates=[(w, x)], backend=backend)
+    batch = np.arange(3.0)
+    f(batch)
+    batch[:] = 99.0
+    np.testing.assert_array_equal(w.get_value(), [0.0, 1.0, 2.0])
+    sg.function([], [], updates=[(w, v)], backend=backend)()
+    assert not np.shares_memory(w.container[0], v.container[0])
