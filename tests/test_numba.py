@@ -267,6 +267,7 @@ print("HIT" if f.cache_hit else "MISS", f.runner.path, f.runner.cache_entry)
 
 def run_processes(cache_dir, count=1):
     env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(cache_dir), PYTHONPATH=ROOT)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # Python's default: bytecode files are written
     procs = [subprocess.Popen([sys.executable, "-c", SCRIPT], env=env, cwd=ROOT, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for _ in range(count)]
@@ -294,6 +295,10 @@ def test_second_process_hits_the_disk_cache(shared_cache):
     assert (status, again, entry) == ("HIT", path, "valid")
     with open(path) as handle:
         assert cache.is_valid(handle.read())
+    # No bytecode file beside the entry: nothing would check one (a truncated one had
+    # broken every later process with "marshal data too short").
+    assert not [name for name in os.listdir(os.path.join(directory, "numba", "__pycache__"))
+                if name.endswith(".pyc")]
 
 
 def test_corrupt_entries_are_detected_and_rebuilt(shared_cache):

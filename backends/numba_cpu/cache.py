@@ -23,7 +23,6 @@ import contextlib
 import glob
 import hashlib
 import hmac
-import importlib.util
 import io
 import linecache
 import os
@@ -147,16 +146,19 @@ def ensure_file(path: str, text: str) -> str:
 _import_lock = threading.Lock()
 
 
-def _import_file(name: str, path: str) -> types.ModuleType:
-    """Import the entry once per process. The module enters `sys.modules` (where numba's
-    cache finds it) only once it has run: threads compiling the same new graph at once
-    never see a half-initialized module (found by test_faults: "has no attribute 'entry'")."""
+def _import_file(name: str, path: str, text: str) -> types.ModuleType:
+    """Import the entry once per process, from `text`, the file's checked contents, compiled
+    under its path (tracebacks and numba's cache read the file). Not through the import
+    system, which would write a bytecode file beside it that nothing checks: a truncated
+    one broke every later process. The module enters `sys.modules` (where numba's cache
+    finds it) only once it has run: threads compiling the same new graph at once never see
+    a half-initialized module (found by test_faults: "has no attribute 'entry'")."""
     with _import_lock:
         if name in sys.modules:
             return sys.modules[name]
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = types.ModuleType(name)
+        module.__file__ = path
+        exec(compile(text, path, "exec"), module.__dict__)
         sys.modules[name] = module
         return module
 
@@ -194,7 +196,7 @@ def load(graph: Graph, source: str) -> tuple[types.ModuleType, str | None, str]:
                           f"writable ({error}); compiling in memory without a disk cache. "
                           "Set SYMGRAPH_CACHE_DIR to a writable directory.", stacklevel=4)
         return _exec_in_memory(name, source), None, "memory"
-    module = _import_file(name, path)
+    module = _import_file(name, path, entry_text(source))
     for value in vars(module).values():  # inner graphs' functions, compiled with `entry`
         if _defined_in(value, path):  # not the kernels it imports: they keep their own cache
             guard(value)
