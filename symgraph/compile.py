@@ -299,6 +299,8 @@ def check_input(node: Input, value: Any) -> np.ndarray:
                 f"casts are automatic: convert with .astype('{node.dtype}') or declare the "
                 f"input as {array.dtype.name}")
         array = array.astype(node.dtype)
+    elif not array.dtype.isnative:  # '>f4' on a little-endian machine: the same values
+        array = array.astype(array.dtype.newbyteorder("="))
     if array.ndim != node.ndim:
         raise ShapeError(f"input {label}: got a {array.ndim}-d array of shape {array.shape}, "
                          f"declared {node.type} ({node.ndim}-d)")
