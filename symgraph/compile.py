@@ -102,6 +102,23 @@ def _default_updates(roots: list[Node], pairs: list) -> list:
     return extra
 
 
+def _check_given(target: Any, value: Any) -> None:
+    """A replacement in `givens` has the type of what it replaces (the graph was built, and
+    its types inferred, for that one)."""
+    if not isinstance(target, Node) or not isinstance(value, Node):
+        raise SymgraphError(f"function: givens map symbolic variables to replacements, got "
+                            f"{target!r}: {value!r}")
+    label = target.name or repr(target)
+    if value.dtype != target.dtype:
+        raise DTypeError(f"function: givens replace {label} ({target.type}) with a "
+                         f"{value.type} value; the dtypes must be the same (sg.cast it)")
+    known = zip(target.type.shape, value.type.shape)
+    if value.ndim != target.ndim or any(a is not None and b is not None and a != b
+                                        for a, b in known):
+        raise ShapeError(f"function: givens replace {label} ({target.type}) with a "
+                         f"{value.type} value; the shapes must agree")
+
+
 def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
              givens: Any = None, backend: str | None = None, optimize: bool = True,
              name: str | None = None, check_nan: bool = False) -> Function:
@@ -137,6 +154,8 @@ def function(inputs: Sequence[Input], outputs: Any, updates: Any = None,
     if givens:
         mapping = dict(givens.items() if isinstance(givens, dict) else givens)
         mapping = {k: as_variable(v) for k, v in mapping.items()}
+        for target, value in mapping.items():
+            _check_given(target, value)
         roots = substitute(roots, mapping)
     missing = [n for n in leaves(roots) if isinstance(n, Input) and n not in inputs]
     if missing:

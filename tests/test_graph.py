@@ -135,3 +135,16 @@ def test_iterating_a_variable_of_unknown_length_is_a_type_error():
         sg.function(x, x * 2)
     a, b = sg.tensor("v", shape=(2, 3))  # a known length iterates as NumPy's arrays do
     assert a.type.shape == b.type.shape == (3,)
+
+
+def test_givens_must_have_the_type_of_what_they_replace():
+    x = sg.vector("x", dtype="float32")
+    z = sg.matrix("z", dtype="float32")
+    d = sg.vector("d", dtype="float64")
+    with pytest.raises(sg.ShapeError, match=r"givens replace x \(float32\[\?\]\) with a "):
+        sg.function([z], sg.sum(x * 2, axis=0), givens={x: z})
+    with pytest.raises(sg.DTypeError, match="the dtypes must be the same"):
+        sg.function([d], x * 2, givens={x: d})
+    y = sg.vector("y", dtype="float32")
+    f = sg.function([y], x * 2, givens={x: y + 1})
+    np.testing.assert_array_equal(f(np.ones(2, "float32")), [4.0, 4.0])
