@@ -85,8 +85,9 @@ def _load() -> Any:
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
             cache._check_private(directory)
-            cache.ensure_file(path, cache.entry_text(source))
-            _module = cache._import_file(name, path)
+            text = cache.entry_text(source)
+            cache.ensure_file(path, text)
+            _module = cache._import_file(name, path, text)
         except OSError:
             _module = False
     return _module
