@@ -389,3 +389,18 @@ def test_big_endian_inputs_are_read_as_their_values(backend):
     got = f(np.arange(3, dtype=">f4"))
     assert got.dtype == np.float32 and got.dtype.isnative
     np.testing.assert_array_equal(got, [0.0, 2.0, 4.0])
+
+
+def test_settings_are_checked_where_they_are_set(monkeypatch):
+    """A bad setting is an error naming it and what it may be, at the assignment (or at
+    import, from its environment variable), not a TypeError deep inside a later call."""
+    for name, value in [("debug", "yes"), ("debug", 5), ("parallel_threshold", "abc"),
+                        ("parallel_threshold", 2.5), ("floatX", "int8"), ("cache_dir", None)]:
+        with pytest.raises(sg.SymgraphError, match=rf"sg.config.{name} \(SYMGRAPH_"):
+            setattr(sg.config, name, value)
+    monkeypatch.setattr(sg.config, "parallel_threshold", "1e6")  # as the environment gives it
+    assert sg.config.parallel_threshold == 1_000_000
+    env = dict(os.environ, SYMGRAPH_DEBUG="abc")
+    proc = subprocess.run([sys.executable, "-c", "import symgraph"], env=env, text=True,
+                          capture_output=True, timeout=120)
+    assert "sg.config.debug (SYMGRAPH_DEBUG) is 'abc'; it must be 0, 1, 2 or 3" in proc.stderr
