@@ -365,6 +365,11 @@ def test_regression_tampered_numba_cache_files_are_deleted_not_unpickled(tmp_pat
     assert not hit
     assert _sealed_run(tmp_path)  # resealed after the recompile
     assert (pycache / f"{index.name}.seal").exists() and (pycache / f"{data.name}.seal").exists()
+    # a directory in the index's place (was: IsADirectoryError in every later process)
+    index.unlink()
+    index.mkdir()
+    assert not _sealed_run(tmp_path)
+    assert index.is_file() and _sealed_run(tmp_path)
 
 
 def test_cache_key_is_private_and_a_readable_one_is_not_trusted(fresh_cache):

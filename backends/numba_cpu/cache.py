@@ -26,6 +26,7 @@ import hmac
 import io
 import linecache
 import os
+import shutil
 import sys
 import threading
 import types
@@ -192,8 +193,8 @@ def load(graph: Graph, source: str) -> tuple[types.ModuleType, str | None, str]:
     except OSError as error:
         if not _warned:
             _warned = True
-            warnings.warn(f"symgraph: the cache directory {config.cache_dir!r} is not "
-                          f"writable ({error}); compiling in memory without a disk cache. "
+            warnings.warn(f"symgraph: the cache directory {config.cache_dir!r} cannot be "
+                          f"used ({error}); compiling in memory without a disk cache. "
                           "Set SYMGRAPH_CACHE_DIR to a writable directory.", stacklevel=4)
         return _exec_in_memory(name, source), None, "memory"
     module = _import_file(name, path, entry_text(source))
@@ -245,16 +246,21 @@ def _verify(key: bytes, path: str) -> None:
             data = handle.read()
     except FileNotFoundError:
         return
+    except OSError:  # not a file (a directory in its place): as good as corrupt
+        data = None
     try:
         with open(f"{path}.seal", encoding="ascii") as handle:
             recorded = handle.read().strip()
-    except (FileNotFoundError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError):
         recorded = ""
-    if hmac.compare_digest(recorded, seal(key, path, data)):
+    if data is not None and hmac.compare_digest(recorded, seal(key, path, data)):
         return
     for stale in (path, f"{path}.seal"):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(stale)
+        if os.path.isdir(stale) and not os.path.islink(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(stale)
 
 
 def guard(dispatcher: Any) -> None:
