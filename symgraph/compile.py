@@ -63,7 +63,11 @@ def _as_list(value: Any) -> tuple[list[Any], bool]:
 def _check_updates(updates: Any) -> list[tuple[SharedVariable, Node]]:
     pairs = list(updates.items()) if isinstance(updates, dict) else list(updates or [])
     checked = []
-    for target, value in pairs:
+    for pair in pairs:
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise SymgraphError(f"updates: each update is a pair (shared, new value), got "
+                                f"{pair!r}; write updates=[(w, w - 0.1 * g), ...]")
+        target, value = pair
         if not isinstance(target, SharedVariable):
             raise SymgraphError(f"updates: {target!r} is not a shared variable; only "
                                 "sg.shared variables can be updated")

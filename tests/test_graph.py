@@ -148,3 +148,13 @@ def test_givens_must_have_the_type_of_what_they_replace():
     y = sg.vector("y", dtype="float32")
     f = sg.function([y], x * 2, givens={x: y + 1})
     np.testing.assert_array_equal(f(np.ones(2, "float32")), [4.0, 4.0])
+
+
+def test_malformed_declarations_and_updates_are_clear_errors():
+    for shape in [(2.5, 3), "ab", (True, 2)]:
+        with pytest.raises(sg.ShapeError, match="must be a tuple of whole numbers or None"):
+            sg.tensor("t", shape=shape)
+    w = sg.shared(np.zeros(2), name="w")
+    for updates in ([w], (w, w + 1)):
+        with pytest.raises(sg.SymgraphError, match=r"each update is a pair \(shared, new value\)"):
+            sg.function([], [], updates=updates)

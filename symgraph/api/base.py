@@ -8,7 +8,7 @@ import numpy as np
 
 from symgraph.config import config
 from symgraph.dtypes import as_dtype, is_python_scalar, result_type
-from symgraph.errors import DTypeError
+from symgraph.errors import DTypeError, ShapeError
 from symgraph.graph import Constant, Input, Node, SharedVariable, user_origin
 from symgraph.types import TensorType
 # Safe from any import order: eager defines Tensor before it imports the ops (which import us).
@@ -22,9 +22,14 @@ def tensor(name: str | None = None, dtype: object = None,
         shape = (None,) * (ndim or 0)
     elif ndim is not None and ndim != len(shape):
         raise ValueError(f"tensor {name}: shape {tuple(shape)} does not have ndim={ndim}")
+    if isinstance(shape, (str, bytes)) or not all(
+            d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool))
+            for d in shape):
+        raise ShapeError(f"tensor {name}: shape {shape!r} must be a tuple of whole numbers "
+                         "or None (unknown)")
     dims = tuple(None if d is None else int(d) for d in shape)
     if any(d is not None and d < 0 for d in dims):
-        raise ValueError(f"tensor {name}: negative dimension in shape {tuple(shape)}")
+        raise ShapeError(f"tensor {name}: negative dimension in shape {tuple(shape)}")
     return Input(TensorType(as_dtype(dtype or config.floatX), dims), name, user_origin())
 
 
