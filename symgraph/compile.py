@@ -305,7 +305,10 @@ def check_input(node: Input, value: Any) -> np.ndarray:
     if hasattr(value, "__cuda_array_interface__"):  # a GPU array: checked, never copied here
         return _check_device_input(node, label, value)
     weak = is_python_scalar(value) or isinstance(value, (list, tuple))
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except ValueError as error:  # a ragged list
+        raise ShapeError(f"input {label}: {value!r} is not an array ({error})") from None
     if weak and array.dtype.kind in "biuf":
         kinds = "b" if node.dtype == "bool" else "biu" if node.dtype[0] in "iu" else "biuf"
         if array.dtype.kind not in kinds:

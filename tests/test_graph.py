@@ -158,3 +158,6 @@ def test_malformed_declarations_and_updates_are_clear_errors():
     for updates in ([w], (w, w + 1)):
         with pytest.raises(sg.SymgraphError, match=r"each update is a pair \(shared, new value\)"):
             sg.function([], [], updates=updates)
+    x = sg.matrix("x", dtype="float64")
+    with pytest.raises(sg.ShapeError, match=r"input x: \[\[1, 2\], \[3\]\] is not an array"):
+        sg.function([x], x * 2, backend="python")([[1, 2], [3]])
