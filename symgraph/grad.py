@@ -23,7 +23,7 @@ from symgraph import api as sg
 from symgraph.apply import apply
 from symgraph.dtypes import is_float
 from symgraph.errors import GradientError, SymgraphError, with_origin
-from symgraph.graph import Node, toposort
+from symgraph.graph import Input, Node, substitute, toposort
 from symgraph.ops.base import Elemwise, Op, TupleGet
 from symgraph.ops.reduce import Sum, SumTo
 from symgraph.ops.shape import ExpandDims, Squeeze
@@ -428,13 +428,18 @@ def _jvp(outputs: list[Node], targets: list[Node], tangents: list[Any],
     if len(tangents) != len(targets):
         raise GradientError(f"jvp: {len(targets)} inputs but {len(tangents)} tangents")
     unique = list(dict.fromkeys(_check_float(o, "jvp", "output") for o in outputs))
-    dummies = [sg.zeros_like(o) for o in unique]  # u: the values never matter, J^T u is linear
+    # u: its values never matter (J^T u is linear in u, so J t does not depend on it). Leaves
+    # while differentiating, as an ifelse reads only leaves from outside its branches (a
+    # computed u would be recomputed inside them, out of reach); zeros in the result.
+    dummies = [Input(o.type, f"u{k}") for k, o in enumerate(unique)]
     pulled = grad(None, targets, known_grads=dict(zip(unique, dummies)), disconnected="ignore")
     terms = [sg.sum(g * _check_cotangent(x, t, "jvp"))
              for g, x, t in zip(pulled, targets, tangents) if g is not None]
     found = [None] * len(unique)
     if terms:
         found = grad(_add_all(terms), dummies, disconnected="ignore")
+        zeros = {u: sg.zeros_like(o) for u, o in zip(dummies, unique)}
+        found = [None if f is None else substitute([f], zeros)[0] for f in found]
     by_output = dict(zip(unique, found))
     return [_result(by_output[o], o, disconnected, "jvp",
                     f"output {_label(o)} does not depend on wrt through a float path",

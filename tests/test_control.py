@@ -265,3 +265,18 @@ def test_scan_reads_values_made_outside_as_inputs(backend):
     drawn, same_rows, fresh_rows = sg.function([], [outside, same, fresh], backend=backend)()
     np.testing.assert_array_equal(same_rows, np.stack([drawn] * 3))
     assert len({tuple(row) for row in fresh_rows}) == 3
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jvp_through_ifelse(backend):
+    """jvp's inner vjp reads its cotangent inside the ifelse's gradient branches: as a
+    computed value it was rebuilt there, out of reach ("does not depend on wrt")."""
+    x = sg.vector("x", dtype="float64")
+    c = sg.scalar("c", dtype="float64")
+    out, tangent = sg.jvp(lambda x: sg.ifelse(c > 0, x ** 3, x), [x], [sg.constant(np.ones(2))])
+    f = sg.function([x, c], [out, tangent], backend=backend)
+    point = np.array([1.0, 2.0])
+    for cond, value, slope in [(1.0, point ** 3, 3 * point ** 2), (-1.0, point, np.ones(2))]:
+        got_value, got_slope = f(point, cond)
+        np.testing.assert_allclose(got_value, value)
+        np.testing.assert_allclose(got_slope, slope)
