@@ -1,7 +1,8 @@
 """Reverse mode (symgraph/grad.py) and verify_grad (symgraph/testing.py): every elementwise
 rule against finite differences (first and second order, broadcast shapes), the engine's
 bookkeeping (known_grads, disconnected inputs, integer paths, dtypes, run-time
-broadcasting), jacobian / hessian / vjp / jvp, and verify_grad's failure report."""
+broadcasting), jacobian / hessian / vjp / jvp, rules at special values (prod with zeros,
+set_subtensor with repeated positions), and verify_grad's failure report."""
 
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from symgraph.apply import apply
 from symgraph.ops.base import Op
 from symgraph.testing import GradientMismatch, verify_grad
 from symgraph.types import TensorType
+from helpers import BACKENDS
 from test_elemwise import BINARY, UNARY, sample
 
 UNARY_IDS = [u[0].__name__ for u in UNARY]
@@ -444,6 +446,126 @@ def test_jvp_of_a_second_order_quantity(rng):
     at, direction = rng.standard_normal(3), rng.standard_normal(3)
     hess = run(sg.hessian(cost, x), [x], at)
     np.testing.assert_allclose(run(hvp, [x, v], at, direction), hess @ direction)
+
+
+# -- rules at special values: prod with zeros, set_subtensor with repeated positions ---------
+
+def prod_hessian_np(x):
+    """The Hessian of prod(x) for a vector x: entry (i, j), i != j, is the product of the
+    elements other than i and j."""
+    h = np.zeros((x.size, x.size))
+    for i, j in zip(*np.nonzero(~np.eye(x.size, dtype=bool))):
+        h[i, j] = np.prod(np.delete(x, [i, j]))
+    return h
+
+
+# Rows with 1, 2, 3 and no zeros; its columns have 3, 2 and 1 zeros.
+PROD_AT = np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 3.0], [0.0, 0.0, 0.0], [1.5, 2.0, -3.0]])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_prod_hessian_is_exact_with_zeros(backend):
+    # With one zero in a slice the other elements' gradient is 0, but it is that zero times
+    # a product: the Hessian must keep the dependence (it used to lose it).
+    x, v = sg.tensor("x", "float64", (4, 3)), sg.tensor("v", "float64", (3,))
+    w_rows, w_cols = np.array([1.0, 2.0, -1.0, 0.5]), np.array([[0.5, -2.0, 1.0]])
+    by_rows = sg.sum(sg.prod(x, axis=1) * w_rows)
+    by_cols = sg.sum(sg.prod(x, axis=0, keepdims=True) * w_cols)
+    outputs = [sg.grad(by_rows, x), sg.hessian(by_rows, x), sg.grad(by_cols, x),
+               sg.hessian(by_cols, x), sg.hessian(sg.prod(v), v)]
+    f = sg.function([x, v], outputs, backend=backend)
+    got = f(PROD_AT, PROD_AT[0])
+    np.testing.assert_array_equal(got[4], [[0, 3, 2], [3, 0, 0], [2, 0, 0]])
+    want_rows, want_cols = np.zeros((4, 3, 4, 3)), np.zeros((4, 3, 4, 3))
+    for r in range(4):
+        want_rows[r, :, r, :] = w_rows[r] * prod_hessian_np(PROD_AT[r])
+    for c in range(3):
+        want_cols[:, c, :, c] = w_cols[0, c] * prod_hessian_np(PROD_AT[:, c])
+    np.testing.assert_allclose(got[1], want_rows, atol=1e-14)
+    np.testing.assert_allclose(got[3], want_cols, atol=1e-14)
+    for k in (0, 2):  # the Hessian is the finite-difference Jacobian of the gradient
+        numeric = numeric_jacobian(lambda a, k=k: f(a, PROD_AT[0])[k], PROD_AT)
+        np.testing.assert_allclose(got[k + 1], numeric, atol=1e-7)
+
+
+def test_prod_second_derivatives_with_zeros_in_eager_mode():
+    for row in ([0.0, 2.0, 3.0], [0.0, 0.0, 3.0], [2.0, 0.5, 3.0]):
+        at = np.array(row)
+        rows = []
+        for i in range(3):
+            t = sg.eager.tensor(at, requires_grad=True)
+            (g,) = sg.eager.grad(sg.prod(t), [t], create_graph=True)
+            g[i].backward()
+            rows.append(t.grad.numpy())
+        np.testing.assert_allclose(rows, prod_hessian_np(at), atol=1e-14, err_msg=str(row))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_prod_gradient_with_zeros_in_float32(backend, rng):
+    at = rng.uniform(0.5, 2.0, (3, 40))
+    at[1, 7] = 0.0
+    at[2, [3, 30]] = 0.0
+    x = sg.tensor("x", "float32", (None, None))
+    got = sg.function([x], sg.grad(sg.sum(sg.prod(x, axis=1)), x), backend=backend)(
+        at.astype("float32"))
+    at = at.astype("float32").astype("float64")
+    want = [[np.prod(np.delete(r, j)) for j in range(r.size)] for r in at]
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=0)
+
+
+def set_cases(x, m, v, s, big, u):
+    """set_subtensor with positions written twice: NumPy's last write wins, so only that
+    value reaches the result (and gets a gradient), and x's gradient is 0 where written."""
+    return [sg.set_subtensor(x[np.array([0, 0])], v),  # v[1] wins
+            sg.set_subtensor(x[np.array([0, 0, 2])], s),  # a broadcast scalar, kept twice
+            sg.set_subtensor(x[np.array([2, -1])], v),  # -1 is 2 again
+            sg.set_subtensor(m[np.array([1, 1, 0]), 1:], big),  # rows, with a slice
+            sg.set_subtensor(m[np.array([0, 0, 1]), np.array([2, 2, 2])], u)]  # pairs
+
+
+SET_AT = [np.zeros(3), np.arange(6.0).reshape(2, 3), np.array([5.0, 7.0]), np.array(1.0),
+          np.arange(6.0).reshape(3, 2) + 10, np.array([1.0, 2.0, 3.0])]
+SET_WEIGHTS = [np.array([1.0, 10.0, 100.0]), np.ones(3), np.array([1.0, 10.0, 100.0]),
+               np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]),
+               np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])]
+SET_OPERANDS = [(0, 2), (0, 3), (0, 2), (1, 4), (1, 5)]  # (x, value) of each case, in SET_AT
+SET_GRADS = [  # by hand: (d cost / d x, d cost / d value)
+    ([0.0, 10.0, 100.0], [0.0, 1.0]),
+    ([0.0, 1.0, 0.0], 2.0),
+    ([1.0, 10.0, 0.0], [0.0, 100.0]),
+    ([[1.0, 0.0, 0.0], [4.0, 0.0, 0.0]], [[0.0, 0.0], [5.0, 6.0], [2.0, 3.0]]),
+    ([[1.0, 2.0, 0.0], [4.0, 5.0, 0.0]], [0.0, 3.0, 6.0]),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_set_subtensor_gradient_follows_the_last_write(backend):
+    variables = [sg.tensor(f"a{i}", "float64", (None,) * a.ndim) for i, a in enumerate(SET_AT)]
+    costs = [sg.sum(y * w) for y, w in zip(set_cases(*variables), SET_WEIGHTS)]
+    grads = [g for cost, (i, j) in zip(costs, SET_OPERANDS)
+             for g in sg.grad(cost, [variables[i], variables[j]])]
+    f = sg.function(variables, costs + grads, backend=backend)
+    got = f(*SET_AT)
+    np.testing.assert_array_equal(got[0], 7.0)  # the forward: x[0] = v[1]
+    for k, ((i, j), (want_x, want_v)) in enumerate(zip(SET_OPERANDS, SET_GRADS)):
+        gx, gv = got[5 + 2 * k], got[6 + 2 * k]
+        np.testing.assert_array_equal(gx, want_x, err_msg=f"case {k}, x")
+        np.testing.assert_array_equal(gv, want_v, err_msg=f"case {k}, value")
+        for n, g in ((i, gx), (j, gv)):  # and central differences of the compiled cost agree
+
+            def cost(a, k=k, n=n):
+                return f(*SET_AT[:n], a, *SET_AT[n + 1:])[k]
+            np.testing.assert_allclose(g, numeric_jacobian(cost, SET_AT[n]), atol=1e-7)
+
+
+def test_set_subtensor_gradient_follows_the_last_write_in_eager_mode():
+    tensors = [sg.eager.tensor(a, requires_grad=True) for a in SET_AT]
+    for k, (y, w) in enumerate(zip(set_cases(*tensors), SET_WEIGHTS)):
+        i, j = SET_OPERANDS[k]
+        gx, gv = sg.eager.grad(sg.sum(y * w), [tensors[i], tensors[j]])
+        np.testing.assert_array_equal(gx.numpy(), SET_GRADS[k][0], err_msg=f"case {k}, x")
+        np.testing.assert_array_equal(gv.numpy(), SET_GRADS[k][1], err_msg=f"case {k}, value")
 
 
 # -- verify_grad ---------------------------------------------------------------------------

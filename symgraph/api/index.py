@@ -205,7 +205,7 @@ def set_subtensor(indexed: Any, value: Any) -> Any:
 
     Functional: x is not modified, a new variable is returned. With duplicate advanced
     indices the last value written wins (as in NumPy assignment), and the gradient with
-    respect to `value` then counts every duplicate.
+    respect to `value` reaches only the values that won.
     """
     return _update("set", indexed, value)
 

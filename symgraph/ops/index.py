@@ -237,7 +237,9 @@ class IncSubtensor(Op):
     (`mode="inc"`); v broadcasts to the shape of x[index]; x itself is never modified.
 
     With duplicate advanced indices, "inc" accumulates every value (like `np.add.at`) and
-    "set" keeps the last one written (like NumPy assignment).
+    "set" keeps the last one written (like NumPy assignment); the gradient with respect to
+    v then reaches only the values kept, and the one with respect to x is 0 wherever
+    something was written.
     """
 
     items: tuple
@@ -283,7 +285,19 @@ class IncSubtensor(Op):
         getter = AdvancedSubtensor if is_advanced(self.items) else Subtensor
         g_sub = apply(getter(self.items), g, *dynamic)
         if self.mode == "inc":
-            gx = g
-        else:
-            gx = apply(IncSubtensor(self.items, "set"), g, sg.zeros_like(g_sub), *dynamic)
+            return (g, sum_like(g_sub, v)) + (None,) * len(dynamic)
+        gx = apply(IncSubtensor(self.items, "set"), g, sg.zeros_like(g_sub), *dynamic)
+        if any(item[0] == "array" for item in self.items):  # only arrays can repeat a position
+            g_sub = sg.where(self.survivors(x, g_sub, dynamic), g_sub, 0)
         return (gx, sum_like(g_sub, v)) + (None,) * len(dynamic)
+
+    def survivors(self, x: Any, written: Any, dynamic: Sequence[Any]) -> Any:
+        """Which elements of `written` (shaped like x[index]) are still in the result of
+        "set": the last write to each position. Found by setting each element's number
+        into zeros like x with this same op, so the forward's order decides, and reading
+        back which number stayed."""
+        numbers = sg.cumsum(sg.ones_like(sg.flatten(written), "int64"))
+        numbers = sg.reshape(numbers, sg.shape(written))
+        owner = apply(IncSubtensor(self.items, "set"), sg.zeros_like(x, "int64"), numbers,
+                      *dynamic)
+        return sg.eq(apply(AdvancedSubtensor(self.items), owner, *dynamic), numbers)

@@ -97,10 +97,14 @@ class Sum(Reduce):
 class Prod(Reduce):
     """Product over `axis` (dtype like `Sum`); an empty product is 1.
 
-    The gradient of each element is the product of the others, computed without dividing
-    by zero: with no zero in the slice it is prod / x; with exactly one zero, the zero's
-    gradient is the product of the non-zero elements and every other one's is 0; with two
-    or more zeros every gradient is 0.
+    The gradient of each element is the product of the others, with no division by zero
+    and written so that it keeps its dependence on every element (its own gradient is then
+    right too, so Hessians are exact). A non-zero element's is prod / x: 0 as soon as the
+    slice has a zero, but still a product that depends on it. A zero element's is the
+    product of the non-zero elements when it is the slice's only zero; when there are two
+    it is 0, written as that product times the other zero (the sum of the zeros, less its
+    own); with three or more it is 0. So derivatives of third and higher order are exact
+    except with respect to three or more zeros of one slice.
     """
 
     def out_dtype(self, dtype: str) -> str:
@@ -114,12 +118,16 @@ class Prod(Reduce):
     def vjp(self, inputs, output, g):
         x = inputs[0]
         is_zero = sg.eq(x, 0)
-        zeros = self.expand(sg.sum(is_zero, self.axis, keepdims=self.keepdims), x)
-        nonzero_prod = self.expand(
-            sg.prod(sg.where(is_zero, 1, x), self.axis, keepdims=self.keepdims), x)
-        others = sg.where(is_zero, sg.where(sg.eq(zeros, 1), nonzero_prod, 0),
-                          sg.where(sg.eq(zeros, 0), nonzero_prod / sg.where(is_zero, 1, x), 0))
-        return (self.expand(g, x) * others,)
+        zeros = sg.where(is_zero, x, 0)  # 0, but with the zero elements' slope
+        product = sg.prod(sg.where(is_zero, 1, x), self.axis)  # of the non-zero elements
+        count = sg.sum(is_zero, self.axis)
+        # Per-slice factors at the reduced shape, widened at the end: they run as a small
+        # loop of their own, and the loop over every element stays short.
+        two = sg.where(sg.eq(count, 2), product, 0)
+        one = sg.where(sg.eq(count, 1), product, two * sg.sum(zeros, self.axis))
+        at_zero = sg.expand_dims(one, self.axis) - sg.expand_dims(two, self.axis) * zeros
+        at_nonzero = self.expand(output, x) / sg.where(is_zero, 1, x)
+        return (self.expand(g, x) * sg.where(is_zero, at_zero, at_nonzero),)
 
 
 def _extreme_vjp(op: AxisOp, x, output, g):
