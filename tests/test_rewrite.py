@@ -104,8 +104,14 @@ BUILDERS = {
     "simplify.reshape_to_same_shape": lambda x=t(shape=(2, 3)): (
         [x], [apply(Reshape((2, 3)), x, sg.constant(np.array([2, 3])))]),
     "simplify.negation_outwards": lambda x=t("x"), y=t("y"): ([x, y], [-((-x) / y)]),
-    "stabilize.divide_then_multiply": lambda x=t("x"): (
-        [x], [(sg.sin(x) / sg.exp(x)) * sg.exp(x)]),
+    "stabilize.divide_then_multiply": lambda x=t("x"), b=t("b"): (
+        [x, b], [(sg.sin(x) / sg.exp(x)) * sg.exp(x),
+                 (b * (sg.sin(x) / (1 - sg.sigmoid(x)))) * (1 - sg.sigmoid(x))]),
+    "stabilize.exp_ratio": lambda x=t(), m=t("m", (None, None)): (
+        [x, m], [sg.exp(x) / (sg.exp(x) + 1), sg.exp(m) / sg.sum(sg.exp(m), 1, keepdims=True)]),
+    "stabilize.exp_ratio_in_product": lambda x=t(), a=t("a"), m=t("m", (None, None)): (
+        [x, a, m], [sg.exp(x) * (a / (sg.exp(x) + 1)),
+                    sg.exp(m) * sg.expand_dims(1.0 / sg.sum(sg.exp(m), 1), 1)]),
     "stabilize.softmax_gradient": lambda x=t("x"), a=t("a"), s=t("s", ()): (
         [x, a, s], [sg.nn.softmax(x) * (a / sg.nn.softmax(x) - s)]),
     "simplify.shape_source": lambda x=t(): ([x], [sg.shape(sg.exp(x) * 2.0)]),
@@ -659,16 +665,76 @@ return %1"""),
     "stabilize.divide_then_multiply": (
         """\
 %0 = input x : float64[?]
-%1 = sin %0 : float64[?]
-%2 = exp %0 : float64[?]
-%3 = true_divide %1 %2 : float64[?]
-%4 = exp %0 : float64[?]
-%5 = multiply %3 %4 : float64[?]
-return %5""",
+%1 = input b : float64[?]
+%2 = sin %0 : float64[?]
+%3 = exp %0 : float64[?]
+%4 = true_divide %2 %3 : float64[?]
+%5 = exp %0 : float64[?]
+%6 = multiply %4 %5 : float64[?]
+%7 = sin %0 : float64[?]
+%8 = constant 1. : float64[]
+%9 = sigmoid %0 : float64[?]
+%10 = subtract %8 %9 : float64[?]
+%11 = true_divide %7 %10 : float64[?]
+%12 = multiply %1 %11 : float64[?]
+%13 = constant 1. : float64[]
+%14 = sigmoid %0 : float64[?]
+%15 = subtract %13 %14 : float64[?]
+%16 = multiply %12 %15 : float64[?]
+return %6, %16""",
         """\
 %0 = input x : float64[?]
-%1 = sin %0 : float64[?]
-return %1"""),
+%1 = input b : float64[?]
+%2 = sin %0 : float64[?]
+%3 = multiply %2 %1 : float64[?]
+return %2, %3"""),
+    "stabilize.exp_ratio": (
+        """\
+%0 = input x : float64[?]
+%1 = input m : float64[?,?]
+%2 = exp %0 : float64[?]
+%3 = exp %0 : float64[?]
+%4 = constant 1. : float64[]
+%5 = add %3 %4 : float64[?]
+%6 = true_divide %2 %5 : float64[?]
+%7 = exp %1 : float64[?,?]
+%8 = exp %1 : float64[?,?]
+%9 = sum{axis=(1,), keepdims=True} %8 : float64[?,1]
+%10 = true_divide %7 %9 : float64[?,?]
+return %6, %10""",
+        """\
+%0 = input x : float64[?]
+%1 = input m : float64[?,?]
+%2 = sigmoid %0 : float64[?]
+%3 = softmax{axis=1} %1 : float64[?,?]
+return %2, %3"""),
+    "stabilize.exp_ratio_in_product": (
+        """\
+%0 = input x : float64[?]
+%1 = input a : float64[?]
+%2 = input m : float64[?,?]
+%3 = exp %0 : float64[?]
+%4 = exp %0 : float64[?]
+%5 = constant 1. : float64[]
+%6 = add %4 %5 : float64[?]
+%7 = true_divide %1 %6 : float64[?]
+%8 = multiply %3 %7 : float64[?]
+%9 = exp %2 : float64[?,?]
+%10 = constant 1. : float64[]
+%11 = exp %2 : float64[?,?]
+%12 = sum{axis=(1,), keepdims=False} %11 : float64[?]
+%13 = true_divide %10 %12 : float64[?]
+%14 = expand_dims{axis=(1,)} %13 : float64[?,1]
+%15 = multiply %9 %14 : float64[?,?]
+return %8, %15""",
+        """\
+%0 = input x : float64[?]
+%1 = input a : float64[?]
+%2 = input m : float64[?,?]
+%3 = sigmoid %0 : float64[?]
+%4 = multiply %1 %3 : float64[?]
+%5 = softmax{axis=1} %2 : float64[?,?]
+return %4, %5"""),
     "stabilize.softmax_gradient": (
         """\
 %0 = input x : float64[?]
@@ -708,3 +774,153 @@ def test_every_rule_has_a_before_after_case():
     registered = {label for rules in all_rules.by_class.values() for label, _ in rules}
     assert registered - set(BUILDERS) == set()
     assert set(BUILDERS) == set(LISTINGS)
+
+
+# -- combining constants never overflows where the written order does not ---------------------
+
+F32 = np.float32
+CONSTANT_CHAINS = [  # (dtype, expression, inputs ordinary and extreme)
+    ("float64", lambda x: (x * 1e200) * 1e200, [0.0, 1e-300, 1e-200, -2.5]),
+    ("float64", lambda x: (x * 1e-200) * 1e-200, [1e300, -1e250, 0.0, 2.0]),
+    ("float64", lambda x: (x / 1e-200) / 1e-200, [1e-300, 0.0, 3.0]),
+    ("float64", lambda x: (x + 1e308) + 1e308, [-1e308, -1.5e308, 1.0]),
+    ("float64", lambda x: (x - 1e308) - 1e308, [1e308, 1.5e308, 1.0]),
+    ("float32", lambda x: (x * F32(1e20)) * F32(1e20), [0.0, 1e-30, -3.0]),
+    ("float32", lambda x: (x * F32(1e-20)) * F32(1e-20), [1e30, 0.0, 3.0]),
+    ("float32", lambda x: x / F32(3e38), [3e38, -1.5e38, 1.5]),  # 1/c would be subnormal
+]
+
+
+@pytest.mark.parametrize("dtype, build, values", CONSTANT_CHAINS)
+def test_constants_combine_only_without_overflow(dtype, build, values):
+    x = t("x", (None,), dtype)
+    v = np.array(values, dtype)
+    with np.errstate(all="ignore"):
+        expected = build(v)
+    for optimize in (True, False):
+        got = sg.function([x], build(x), backend="python", optimize=optimize)(v)
+        np.testing.assert_array_equal(got, expected, err_msg=f"optimize={optimize}")
+
+
+def test_constants_combine_when_safe():
+    x = t()
+    for out, combined in [((x * 2.0) * 3.0, 6.0), ((x * 1e200) * 1e-100, 1e100),
+                          ((x / 1e-200) * 1e-100, 1e100), ((x + 1e300) + 1e300, 2e300)]:
+        (result,) = optimize_checked(Graph([x], [out])).outputs
+        assert result.inputs[0] is x and result.inputs[1].value == combined, result
+
+
+# -- gradients of the stabilized forms are stable too ------------------------------------------
+
+def _softmax(v, axis=-1):
+    e = np.exp(v - v.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _sigmoid(v):
+    return np.exp(-np.logaddexp(0, -v))
+
+
+def _lse(v, axis=None):
+    return np.logaddexp.reduce(v, axis=axis)
+
+
+STABLE_GRADIENTS = {  # name: (expression, its value in NumPy, its gradient in NumPy)
+    "log(sum(exp(x)))": (lambda x: sg.log(sg.sum(sg.exp(x))), _lse, _softmax),
+    "sum(log(1 + exp(x)))": (lambda x: sg.sum(sg.log(1 + sg.exp(x))),
+                             lambda v: np.logaddexp(0, v).sum(), _sigmoid),
+    "sum(log1p(exp(-x)))": (lambda x: sg.sum(sg.log1p(sg.exp(-x))),
+                            lambda v: np.logaddexp(0, -v).sum(), lambda v: -_sigmoid(-v)),
+    "sum(log(1 - sigmoid(x)))": (lambda x: sg.sum(sg.log(1 - sg.sigmoid(x))),
+                                 lambda v: -np.logaddexp(0, v).sum(), lambda v: -_sigmoid(v)),
+    "sum(w * log(1 - sigmoid(x)))": (lambda x: sg.sum(sg.log(1 - sg.sigmoid(x)) * [2.0, 3.0, 4.0]),
+                                     lambda v: -(np.logaddexp(0, v) * [2, 3, 4]).sum(),
+                                     lambda v: -_sigmoid(v) * [2, 3, 4]),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", list(STABLE_GRADIENTS))
+def test_gradient_of_stabilized_forms(name, dtype):
+    build, value, gradient = STABLE_GRADIENTS[name]
+    x = t("x", (None,), dtype)
+    y = build(x)
+    outputs = [y, sg.grad(y, x)]
+    optimized = sg.function([x], outputs, backend="python")
+    tol = dict(rtol=1e-12, atol=1e-14) if dtype == "float64" else dict(rtol=2e-6, atol=1e-7)
+    ordinary = np.array([-1.5, 0.25, 2.0], dtype)
+    as_written = sg.function([x], outputs, backend="python", optimize=False)(ordinary)
+    for got in (optimized(ordinary), as_written):
+        np.testing.assert_allclose(got[0], value(ordinary.astype("float64")), **tol)
+        np.testing.assert_allclose(got[1], gradient(ordinary.astype("float64")), **tol)
+    extreme = np.array([1000.0, 0.0, -1000.0], dtype)  # the naive forms give inf and NaN here
+    got = optimized(extreme)
+    assert np.all(np.isfinite(got[1])), got[1]
+    np.testing.assert_allclose(got[0], value(extreme.astype("float64")), **tol)
+    np.testing.assert_allclose(got[1], gradient(extreme.astype("float64")), **tol)
+
+
+LOGSUMEXP_AXES = [  # (sg reduction axis, keepdims, the softmax axes in NumPy)
+    (1, False, 1), (0, False, 0), (1, True, 1), (None, False, None), ((0, 1), True, None)]
+
+
+@pytest.mark.parametrize("axis, keepdims, softmax_axis", LOGSUMEXP_AXES)
+def test_gradient_of_log_sum_exp_over_axes(axis, keepdims, softmax_axis):
+    m = t("m", (None, None))
+    y = sg.sum(sg.log(sg.sum(sg.exp(m), axis, keepdims=keepdims)))
+    f = sg.function([m], sg.grad(y, m), backend="python")
+    for v in (np.array([[1000.0, 0.0, -3.0], [1.0, 2.0, -1000.0]]),
+              np.array([[0.5, -1.0, 2.0], [0.0, 1.5, -0.5]])):
+        if softmax_axis is None:
+            expected = _softmax(v.ravel()).reshape(v.shape)
+        else:
+            expected = _softmax(v, softmax_axis)
+        np.testing.assert_allclose(f(v), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_naive_softmax_and_sigmoid_values_are_stable():
+    x, m = t(), t("m", (None, None))
+    outputs = [sg.exp(x) / (1 + sg.exp(x)), sg.exp(m) / sg.sum(sg.exp(m), 1, keepdims=True),
+               sg.exp(x) / sg.sum(sg.exp(x))]
+    v = np.array([1000.0, 0.0, -1000.0])
+    mv = np.array([[1000.0, 0.0, -3.0], [1.0, 2.0, -1000.0]])
+    got = sg.function([x, m], outputs, backend="python")(v, mv)
+    np.testing.assert_allclose(got[0], _sigmoid(v), rtol=1e-15)
+    np.testing.assert_allclose(got[1], _softmax(mv, 1), rtol=1e-15)
+    np.testing.assert_allclose(got[2], _softmax(v), rtol=1e-15)
+
+
+NOT_RATIOS = {  # look like exp(x) / ... but are not a sigmoid or softmax of x
+    "sum over the broadcast axis": lambda x, y, m: sg.exp(m) / sg.sum(sg.exp(m), 1),
+    "expand_dims at another axis": lambda x, y, m: (
+        sg.exp(m) * sg.expand_dims(1.0 / sg.sum(sg.exp(m), 1), 0)),
+    "sum of another exp": lambda x, y, m: sg.exp(x) / sg.sum(sg.exp(y)),
+    "another exp plus one": lambda x, y, m: sg.exp(x) * (y / (sg.exp(y) + 1)),
+    "exp plus two": lambda x, y, m: sg.exp(x) / (sg.exp(x) + 2),
+    "a divisor that may be 0": lambda x, y, m: (y / sg.sin(x)) * sg.sin(x),
+}
+
+
+@pytest.mark.parametrize("name", list(NOT_RATIOS))
+def test_ratio_rules_refuse_other_patterns(name, rng):
+    x, y, m = t("x", (3,)), t("y", (3,)), t("m", (3, 3))
+    out = NOT_RATIOS[name](x, y, m)
+    with collect_stats() as stats:
+        optimize_checked(Graph([x, y, m], [out]))
+    assert not {k for k in stats if "ratio" in k or "divide_then" in k}, stats
+    values = [rng.normal(size=i.type.shape) for i in (x, y, m)]
+    want = sg.function([x, y, m], out, backend="python", optimize=False)(*values)
+    np.testing.assert_allclose(sg.function([x, y, m], out, backend="python")(*values), want,
+                               rtol=1e-13)
+
+
+def test_constant_chains_and_stable_gradients_on_numba():
+    x, z = t(), t("z")
+    outputs = [(z * 1e200) * 1e200] + [
+        sg.grad(build(x), x) for build, _, _ in STABLE_GRADIENTS.values()]
+    v, zv = np.array([1000.0, 0.0, -1000.0]), np.array([0.0, 1e-300, -2.5])
+    got = sg.function([x, z], outputs, backend="numba")(v, zv)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(got[0], (zv * 1e200) * 1e200)
+    for g, (_, _, gradient) in zip(got[1:], STABLE_GRADIENTS.values()):
+        np.testing.assert_allclose(g, gradient(v), rtol=1e-12, atol=1e-14)

@@ -5,7 +5,9 @@
 - commutative ops get their inputs in a fixed order: nested uses of the same op first,
   then by the engine's deterministic node order, constants last;
 - nested adds and multiplies become a left-deep chain `((a + b) + c) + d`, constants
-  moving outwards and combining: `(x + 1) + 2 -> x + 3` (float reassociation);
+  moving outwards and combining: `(x + 1) + 2 -> x + 3` (float reassociation), unless
+  the combined float constant overflows (or, for a product, underflows) where its parts
+  did not: `(x * 1e200) * 1e200` stays, `x * inf` would turn 1e-300 into inf and 0 into NaN;
 - `x + (-y) -> x - y` and `x * -1 -> -x`.
 
 Reassociation needs one dtype throughout, so NumPy's promotion cannot differ.
@@ -44,12 +46,14 @@ def sub_constant_to_add(node: Node) -> Node | None:  # x - c -> x + (-c)
 
 
 @rule(binary.TrueDivide)
-def div_constant_to_mul(node: Node) -> Node | None:  # x / c -> x * (1/c), when 1/c is finite
+def div_constant_to_mul(node: Node) -> Node | None:  # x / c -> x * (1/c), 1/c finite, normal
     match node.inputs:
         case (x, Constant() as c) if is_float(c.dtype) and node.dtype == c.dtype:
             with np.errstate(all="ignore"):
                 inverse = 1 / c.value
-            if np.all(np.isfinite(inverse)) and np.all(np.isfinite(c.value)):
+            # A subnormal 1/c (c near the largest float) has lost digits that x / c keeps.
+            if (np.all(np.isfinite(inverse)) and np.all(np.isfinite(c.value))
+                    and np.all(np.abs(inverse) >= np.finfo(inverse.dtype).tiny)):
                 return make(binary.Multiply(), x, _constant(inverse, c))
 
 
@@ -82,14 +86,30 @@ def left_deep(node: Node) -> Node | None:
             return make(op, make(op, a, b), c)
 
 
+def _combines_safely(op: object, c1: Constant, c2: Constant) -> bool:
+    """Whether `c1 op c2` can stand for applying c1 and then c2: not when a float sum or
+    product overflows to inf where both parts are finite, nor a product underflows to 0
+    or a subnormal where both are non-zero (x * 1e-200 * 1e-200 is 1e-100 at x = 1e300)."""
+    if not is_float(c1.dtype):
+        return True  # integers wrap the same in any order
+    with np.errstate(all="ignore"):
+        a, b = np.broadcast_arrays(c1.value, c2.value)
+        combined = a * b if isinstance(op, binary.Multiply) else a + b
+    lost = np.isinf(combined) & np.isfinite(a) & np.isfinite(b)
+    if isinstance(op, binary.Multiply):
+        lost |= (np.abs(combined) < np.finfo(combined.dtype).tiny) & (a != 0) & (b != 0)
+    return not np.any(lost)
+
+
 @rule(*ASSOCIATIVE)
 def constants_outwards(node: Node) -> Node | None:
-    # (x + c) + y -> (x + y) + c ; (x + c1) + c2 -> x + (c1 + c2)
+    # (x + c) + y -> (x + y) + c ; (x + c1) + c2 -> x + (c1 + c2) when that does not overflow
     op = node.op
     match node.inputs:
         case (Node(op=inner_op, inputs=(x, Constant() as c1)) as inner, Constant() as c2) if (
                 inner_op == op and _same_dtype(node, inner, x, c1, c2)):
-            return make(op, x, make(op, c1, c2))
+            # Refused, it stays as written: moving c2 inwards instead would only swap back.
+            return make(op, x, make(op, c1, c2)) if _combines_safely(op, c1, c2) else None
         case (Node(op=inner_op, inputs=(x, Constant() as c)) as inner, y) if (
                 inner_op == op and _same_dtype(node, inner, x, c, y)):
             return make(op, make(op, x, y), c)

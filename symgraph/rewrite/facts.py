@@ -4,7 +4,8 @@ Static shapes leave dimensions unknown (`None`), and a `None` may be 1 at run ti
 broadcast. So `x * 1 -> x` is only right when the result provably has x's shape, and
 `sum_to(g, shape(x)) -> g` only when g provably has x's shape. `same_shape` proves it
 from the structure: an elementwise node has the broadcast shape of its inputs, so when
-one input has b's shape and the others fit inside it, the node has b's shape too.
+one input has b's shape and the others fit inside it, the node has b's shape too; and a
+keepdims reduction of x (`sum(x, 1, keepdims=True)`) fits into x.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from symgraph.ops import unary
 from symgraph.ops.base import Elemwise
 from symgraph.ops.binary import Multiply
 from symgraph.ops.fused import Fused
-from symgraph.ops.reduce import SumTo
+from symgraph.ops.reduce import AxisOp, SumTo
 from symgraph.ops.shape import Shape
 from symgraph.types import TensorType
 
@@ -103,7 +104,15 @@ def fits(small: Node, big: Node) -> bool:
     pairs = zip(reversed(small.type.shape), reversed(big.type.shape))
     if all(s == 1 or (s is not None and s == b) for s, b in pairs):
         return True
-    return small.ndim == big.ndim and same_shape(small, big)
+    return small.ndim == big.ndim and (same_shape(small, big) or _reduced_from(small, big))
+
+
+def _reduced_from(small: Node, big: Node) -> bool:
+    """Whether small has the shape of a keepdims reduction (1 along its axes) of a node
+    shaped like big, as `sum(x, 1, keepdims=True)` has for big = x."""
+    source = shape_class(small)
+    return (isinstance(source, Node) and isinstance(source.op, AxisOp) and source.op.keepdims
+            and source.ndim == big.ndim and same_shape(source.inputs[0], big))
 
 
 def at_least_as_known(a: Node, b: Node) -> bool:

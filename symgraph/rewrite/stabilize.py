@@ -6,9 +6,17 @@ inf/NaN (or a result that lost its digits) into the correct finite value:
 - `log(1 + x) -> log1p(x)`, `exp(x) - 1 -> expm1(x)`, `log(1 + exp(x)) -> softplus(x)`;
 - `log(sigmoid(x)) -> -softplus(-x)`, `log(1 - sigmoid(x)) -> -softplus(x)`,
   `1 / (1 + exp(-x)) -> sigmoid(x)`;
-- in gradients of `log(y)` for y = softmax, exp or sigmoid (mathematically > 0):
-  `(a / y) * y -> a` and `y * (a / y - s) -> a - y * s`, so an underflowed y = 0 gives
-  the right finite gradient instead of 0 * inf = NaN;
+- in gradients of `log(y)` for y mathematically > 0 (exp, sigmoid, softmax, 1 - sigmoid,
+  exp + 1): `(a / y) * b * y -> a * b` (y anywhere in the product) and
+  `y * (a / y - s) -> a - y * s`, so an underflowed y = 0 gives the right finite gradient
+  instead of 0 * inf = NaN;
+- the ratios that gradients of `log(1 + exp(x))` and `log(sum(exp(x)))` build, in a
+  product or a division: `exp(x) * (a / (exp(x) + 1)) -> a * sigmoid(x)` and
+  `exp(x) * (a / sum(exp(x), axes)) -> a * softmax(x)` (the sum broadcast back along its
+  axes before the division, or the quotient after it, as the sum's gradient does),
+  `exp(x) / (exp(x) + 1) -> sigmoid(x)`, `exp(x) / sum(exp(x), axes, keepdims=True) ->
+  softmax(x)`: inf / inf and inf * 0 become the right values (over several axes,
+  `exp(x - logsumexp(x, axes, keepdims=True))`);
 - `log(softmax(x)) -> log_softmax(x)`, `log(sum(exp(x))) -> logsumexp(x)`;
 - `-sum(one_hot(labels) * log_softmax(x), last axis)` -> the softmax cross-entropy op,
   whose gradient is softmax - one_hot (masked to 0 for labels outside [0, classes),
@@ -27,7 +35,7 @@ from symgraph.ops import binary, logic, unary
 from symgraph.ops.reduce import Sum
 from symgraph.ops.shape import ExpandDims
 from symgraph.rewrite.engine import RuleSet
-from symgraph.rewrite.facts import constant_scalar, keeps_shape
+from symgraph.rewrite.facts import at_least_as_known, constant_scalar, fits, keeps_shape
 from symgraph.rewrite.nodes import constant_like, make
 from symgraph.rewrite.optional import op_class, when
 from symgraph.rewrite.simplify import rules as simplify_rules
@@ -122,19 +130,153 @@ def logsumexp_from_log(node: Node) -> Node | None:  # log(sum(exp(x))) -> logsum
 
 
 def _positive(node: Node) -> bool:
-    """Mathematically > 0 everywhere (a 0 can only come from underflow)."""
-    return isinstance(node.op, (unary.Exp, unary.Sigmoid)) or (
-        Softmax is not None and type(node.op) is Softmax)
+    """Mathematically > 0 and finite for finite inputs (a 0 or inf can only come from
+    rounding): exp, sigmoid, softmax, 1 - sigmoid(x), and such a value plus a constant >= 0."""
+    if isinstance(node.op, (unary.Exp, unary.Sigmoid)) or (
+            Softmax is not None and type(node.op) is Softmax):
+        return True
+    match node:
+        case Node(op=binary.Subtract(), inputs=(one, Node(op=unary.Sigmoid()))):
+            return constant_scalar(one) == 1
+        case Node(op=binary.Add(), inputs=(y, Constant() as c)):
+            value = constant_scalar(c)
+            return value is not None and 0 <= value < np.inf and _positive(y)
+    return False
+
+
+MAX_FACTORS = 8  # how far down a product chain the ratio rules look
+
+
+def _factors(node: Node) -> list[Node] | None:
+    """The factors of a left-deep product `(f0 * f1) * f2` -> [f0, f1, f2] (just [node]
+    when it is no product), or None when one has another dtype (promotion would move)."""
+    factors = []
+    while isinstance(node.op, binary.Multiply) and len(factors) < MAX_FACTORS:
+        node, right = node.inputs
+        factors.append(right)
+    factors.append(node)
+    factors.reverse()
+    return factors if len({f.dtype for f in factors}) == 1 else None
+
+
+def _product(factors: list[Node], like: Node) -> Node | None:
+    """The left-deep product of `factors` when it has like's dtype and static shape."""
+    result = factors[0]
+    for factor in factors[1:]:
+        result = make(binary.Multiply(), result, factor)
+    if result.dtype == like.dtype and at_least_as_known(result, like):
+        return result
+    return None
 
 
 @rule(binary.Multiply)
 def divide_then_multiply(node: Node) -> Node | None:
-    # (a / y) * y -> a for y = softmax, exp, sigmoid
-    for quotient, y in ((node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])):
+    # (a / y) * b * y -> a * b for y > 0 (see _positive), the two anywhere in the product
+    factors = _factors(node)
+    for i, quotient in enumerate(factors or ()):
         match quotient:
-            case Node(op=binary.TrueDivide(), inputs=(a, divisor)) if (
-                    divisor is y and _positive(y) and keeps_shape(node, a)):
-                return a
+            case Node(op=binary.TrueDivide(), inputs=(a, y)) if (
+                    _positive(y) and fits(y, a) and a.dtype == node.dtype):
+                # y fits into a, so dropping both y's leaves the product's shape alone.
+                j = next((j for j, f in enumerate(factors) if f is y), None)
+                if j is not None:
+                    kept = [a if k == i else f for k, f in enumerate(factors) if k != j]
+                    return _product(kept, node)
+
+
+def _unbroadcast(node: Node, like: Node) -> Node:
+    """node without the `+ zeros_like(z)` that broadcast it (`broadcast_like`, the gradient
+    of a sum) where z fits into `like`: next to like in a product they change nothing."""
+    while isinstance(node.op, binary.Add):
+        a, b = node.inputs
+        inner = next((v for v, zero in ((a, b), (b, a))
+                      if isinstance(zero.op, logic.FullLike) and zero.op.value == 0
+                      and v.dtype == node.dtype and fits(zero, like)), None)
+        if inner is None:
+            break
+        node = inner
+    return node
+
+
+def _probabilities(e: Node, axes: tuple[int, ...]) -> Node | None:
+    """exp(x) / sum(exp(x), axes, keepdims=True) computed stably, for e = exp(x)."""
+    x = e.inputs[0]
+    if len(axes) == 1 and Softmax is not None:
+        return make(Softmax(axes[0]), x)
+    if LogSumExp is not None:
+        return make(unary.Exp(), make(binary.Subtract(), x, make(LogSumExp(axes, True), x)))
+    return None
+
+
+def _exp_over(e: Node, divisor: Node) -> Node | None:
+    """e / divisor as a stable op, for e = exp(x): sigmoid(x) for e + 1, the softmax for
+    sum(e) over some axes broadcast back along them (kept, expanded, or leading axes that
+    NumPy's broadcasting puts back); else None. Either has e's shape."""
+    if _plus_constant(divisor, 1) is e:
+        ratio = make(unary.Sigmoid(), e.inputs[0])
+        return ratio if ratio.dtype == e.dtype else None
+    match _unbroadcast(divisor, e):
+        case Node(op=Sum(axis=axes, keepdims=True), inputs=(total,)) if total is e and axes:
+            return _probabilities(e, axes)
+        case Node(op=Sum(axis=axes, keepdims=False), inputs=(total,)) if (
+                total is e and axes and axes == tuple(range(len(axes)))):
+            return _probabilities(e, axes)
+        case Node(op=ExpandDims(axis=axes), inputs=(
+                Node(op=Sum(axis=summed, keepdims=False), inputs=(total,)),)) if (
+                total is e and axes and axes == summed):
+            return _probabilities(e, axes)
+    return None
+
+
+def _times_exp(quotient: Node, e: Node) -> tuple[Node, Node] | None:
+    """(a, r) with a * r = quotient * e (same broadcast shape), r a stable op, when the
+    quotient divides by what `_exp_over` knows, or is `expand_dims(a / sum(e, axes), axes)`."""
+    quotient = _unbroadcast(quotient, e)
+    match quotient:
+        case Node(op=binary.TrueDivide(), inputs=(a, divisor)):
+            ratio = _exp_over(e, divisor)
+            return None if ratio is None else (_unbroadcast(a, e), ratio)
+        case Node(op=ExpandDims(axis=axes), inputs=(
+                Node(op=binary.TrueDivide(), inputs=(a, Node(op=Sum(
+                    axis=summed, keepdims=False), inputs=(total,)) as divisor)),)) if (
+                total is e and axes and axes == summed):
+            # a / sum(e) has the sum's shape (a fits into it); expanded, it fits into e.
+            for numerator in dict.fromkeys((_unbroadcast(a, divisor), a)):
+                if fits(numerator, divisor) and numerator.ndim in (0, divisor.ndim):
+                    ratio = _probabilities(e, axes)
+                    if numerator.ndim:
+                        numerator = make(ExpandDims(axes), numerator)
+                    return None if ratio is None else (numerator, ratio)
+    return None
+
+
+@rule(binary.Multiply)
+def exp_ratio_in_product(node: Node) -> Node | None:
+    # exp(x) * (a / (exp(x) + 1)) -> a * sigmoid(x); exp(x) * (a / sum(exp(x))) -> a * softmax
+    factors = _factors(node)
+    for j, e in enumerate(factors or ()):
+        if not isinstance(e.op, unary.Exp):
+            continue
+        for i, quotient in enumerate(factors):
+            found = None if i == j else _times_exp(quotient, e)
+            if found is not None:
+                changed = list(factors)
+                changed[i], changed[j] = found
+                return _product(changed, node)
+
+
+@rule(binary.TrueDivide)
+def exp_ratio(node: Node) -> Node | None:
+    # b * exp(x) / (exp(x) + 1) -> b * sigmoid(x); exp(x) / sum(exp(x), keepdims) -> softmax
+    numerator, divisor = node.inputs
+    factors = _factors(numerator)
+    if factors is None or factors[0].dtype != node.dtype:
+        return None
+    for j, e in enumerate(factors):
+        ratio = _exp_over(e, divisor) if isinstance(e.op, unary.Exp) else None
+        if ratio is not None:
+            # The divisor fits into e, so the quotient has the numerator's shape.
+            return _product(factors[:j] + [ratio] + factors[j + 1:], node)
 
 
 @rule(binary.Multiply)
