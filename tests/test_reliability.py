@@ -243,3 +243,15 @@ def test_an_update_never_keeps_the_callers_array(backend):
     np.testing.assert_array_equal(w.get_value(), [0.0, 1.0, 2.0])
     sg.function([], [], updates=[(w, v)], backend=backend)()
     assert not np.shares_memory(w.container[0], v.container[0])
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_run_time_errors_name_the_line_after_rewrites(backend):
+    """(a - 1.0) + b becomes a fused a + (-1.0) + b: the nodes rewrites make keep the line
+    of the node they replace (they had none, so the message lost it)."""
+    a = sg.vector("a", dtype="float64")
+    b = sg.vector("b", dtype="float64")
+    for y in [(a - 1.0) + b, a / 2.0 + b, (a * -1.0) * b]:
+        f = sg.function([a, b], y, backend=backend)
+        with pytest.raises(sg.ShapeError, match=r"\(created at test_reliability.py:\d+\)"):
+            f(np.ones(3), np.ones(4))

@@ -29,7 +29,7 @@ import contextvars
 from collections import Counter
 from typing import Callable, Iterator
 
-from symgraph.graph import Constant, Graph, Node, rebuild
+from symgraph.graph import Constant, Graph, Node, newest_serial, rebuild
 from symgraph.types import TensorType
 
 Rule = Callable[[Node], "Node | None"]
@@ -185,12 +185,26 @@ class _Rewriter:
         if node.is_leaf:
             return None
         for label, fn in self.rules.rules_for(type(node.op)):
+            since = newest_serial()
             replacement = fn(node)
             if replacement is not None and replacement is not node:
                 check_replacement(label, node, replacement)
                 record(label)
+                _inherit_origin(replacement, node.origin, since)
                 return replacement
         return None
+
+
+def _inherit_origin(replacement: Node, origin: str | None, since: int) -> None:
+    """Give the nodes a rule made (after serial `since`) the source line of the node they
+    replace, so that a run-time error in them still names the user's line."""
+    stack = [replacement]
+    while stack:
+        node = stack.pop()
+        if node.is_leaf or node.serial < since or node.origin is not None:
+            continue
+        object.__setattr__(node, "origin", origin)
+        stack.extend(node.inputs)
 
 
 def check_replacement(label: str, node: Node, new: Node) -> None:
