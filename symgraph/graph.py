@@ -102,6 +102,26 @@ class Node(TensorMethods):
         label = self.name or (self.op.name if self.op is not None else type(self).__name__)
         return f"<{type(self).__name__} {label}: {self.type}>"
 
+    def numpy(self, *args: object, **kwargs: object) -> None:
+        """Symbolic values have no data (an eager tensor's method, by the same name)."""
+        from symgraph.errors import SymgraphError
+
+        raise SymgraphError(
+            f"{self!r} is symbolic: its value exists only when a compiled function runs "
+            "(sg.function(inputs, outputs)(...), or eval({x: value})); inside sg.jit, "
+            "return it from the function and read the result")
+
+    item = tolist = numpy
+
+    def backward(self, *args: object, **kwargs: object) -> None:
+        """Symbolic values are differentiated with sg.grad (an eager tensor's method)."""
+        from symgraph.errors import SymgraphError
+
+        raise SymgraphError(
+            f"{self!r} is symbolic: take gradients with sg.grad(cost, wrt) and compile them; "
+            "inside sg.jit, return sg.grad(...) from the function, or use "
+            "sg.value_and_grad(fn)")
+
     def __iter__(self):
         """The first axis element by element, where its length is known before the graph
         runs (`a, b = sg.vector(shape=(2,))`); otherwise a TypeError: indexing alone would

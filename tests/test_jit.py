@@ -264,3 +264,12 @@ def test_logistic_regression_eager_and_jit_agree(rng):
     _, grads = sg.value_and_grad(logistic_loss)(p, tensor(x), tensor(y))
     np.testing.assert_allclose(grads["w"].numpy(), want[0], rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(grads["b"].numpy(), want[1], rtol=1e-6, atol=1e-9)
+
+
+def test_eager_only_methods_on_traced_values_say_why():
+    """.numpy(), .item() and .backward() inside sg.jit: the value is symbolic there."""
+    for body, message in [(lambda x: x.numpy() * 2, "its value exists only when"),
+                          (lambda x: x.sum().item(), "its value exists only when"),
+                          (lambda x: (x * 2).sum().backward(), r"sg.grad\(cost, wrt\)")]:
+        with pytest.raises(sg.SymgraphError, match=message):
+            sg.jit(body, backend="python")(np.ones(2))
