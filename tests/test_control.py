@@ -280,3 +280,13 @@ def test_jvp_through_ifelse(backend):
         got_value, got_slope = f(point, cond)
         np.testing.assert_allclose(got_value, value)
         np.testing.assert_allclose(got_slope, slope)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_step_that_changes_shape_is_a_clear_error(backend):
+    h0 = sg.vector("h0", dtype="float64")
+    hs, _ = sg.scan(lambda h: sg.concatenate([h, h]), outputs_info=h0, n_steps=3)
+    f = sg.function([h0], hs, backend=backend)
+    with pytest.raises(sg.ShapeError, match=r"scan: step 0 returned shape \(4,\) for output 0, "
+                                            r"which had shape \(2,\) \(its initial value\)"):
+        f(np.ones(2))

@@ -134,6 +134,14 @@ class Scan(Op):
                 values += [hist[len(hist) + tap] for tap in taps]
             outs = evaluate(self.step, values + rest)
             for k, out in enumerate(outs):
+                first = collected[k][0] if collected[k] else (
+                    history[k][-1] if k < self.n_states else None)
+                if first is not None and np.shape(out) != np.shape(first):
+                    raise ShapeError(
+                        f"scan: step {t} returned shape {np.shape(out)} for output {k}, "
+                        f"which had shape {np.shape(first)}"
+                        + (" (its initial value)" if t == 0 else "")
+                        + "; a step must return the same shapes every time")
                 if k < self.n_states:
                     history[k].append(out)
                     del history[k][:-max(-t for t in self.taps[k])]  # only what taps read
