@@ -60,6 +60,10 @@ def scan(node: Node, inputs: list[Tensor]) -> tuple:
             values += [hist[len(hist) + tap] for tap in taps]
         outs = program.run(values + rest)
         for k, out in enumerate(outs):
+            had = (stacked[k].shape[1:] if stacked[k] is not None
+                   else history[k][-1].shape if k < op.n_states else None)
+            if had is not None and tuple(out.shape) != tuple(had):
+                raise op.shape_changed(t, k, out.shape, had)
             if stacked[k] is None:
                 stacked[k] = empty(POOL, node.type.types[k].dtype, (n,) + out.shape)
                 stacked[k].buffer.users += 1  # ours until returned: steps read its rows

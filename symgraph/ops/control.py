@@ -137,11 +137,7 @@ class Scan(Op):
                 first = collected[k][0] if collected[k] else (
                     history[k][-1] if k < self.n_states else None)
                 if first is not None and np.shape(out) != np.shape(first):
-                    raise ShapeError(
-                        f"scan: step {t} returned shape {np.shape(out)} for output {k}, "
-                        f"which had shape {np.shape(first)}"
-                        + (" (its initial value)" if t == 0 else "")
-                        + "; a step must return the same shapes every time")
+                    raise self.shape_changed(t, k, np.shape(out), np.shape(first))
                 if k < self.n_states:
                     history[k].append(out)
                     del history[k][:-max(-t for t in self.taps[k])]  # only what taps read
@@ -159,6 +155,14 @@ class Scan(Op):
                          tuple(d or 0 for d in out.type.shape))
                 stacked.append(np.zeros((0,) + tuple(shape), out.dtype))
         return tuple(stacked)
+
+    @staticmethod
+    def shape_changed(t: int, k: int, got: tuple, had: tuple) -> ShapeError:
+        """The error for step t returning output k in another shape than it had (at t = 0:
+        a state's initial value), for every backend."""
+        return ShapeError(f"scan: step {t} returned shape {tuple(got)} for output {k}, which "
+                          f"had shape {tuple(had)}" + (" (its initial value)" if t == 0 else "")
+                          + "; a step must return the same shapes every time")
 
     def vjp(self, inputs, output, g):
         from symgraph.api.control import scan_grad
