@@ -41,7 +41,8 @@ def _flatten(tree: Any, leaves: list[Any]) -> tuple:
         return (type(tree), tuple(_flatten(t, leaves) for t in tree))
     if isinstance(tree, dict):
         return (dict, tuple(tree), tuple(_flatten(t, leaves) for t in tree.values()))
-    if is_python_scalar(tree) and isinstance(tree, float):  # by its bits: -0.0 is not 0.0, and NaN finds NaN's trace
+    if is_python_scalar(tree) and isinstance(tree, float):
+        # by its bits: -0.0 is not 0.0, and a NaN finds the trace of NaN again
         return ("static", float, tree.hex())
     if tree is None or is_python_scalar(tree) or isinstance(tree, str):
         return ("static", type(tree), tree)

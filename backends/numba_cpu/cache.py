@@ -157,20 +157,23 @@ def _import_file(name: str, path: str, text: str) -> types.ModuleType:
     with _import_lock:
         if name in sys.modules:
             return sys.modules[name]
-        module = types.ModuleType(name)
-        module.__file__ = path
-        exec(compile(text, path, "exec"), module.__dict__)
+        module = _run(name, path, text)
         sys.modules[name] = module
         return module
+
+
+def _run(name: str, filename: str, text: str) -> types.ModuleType:
+    """A module `name` made by running `text`, compiled under `filename`."""
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    exec(compile(text, filename, "exec"), module.__dict__)
+    return module
 
 
 def _exec_in_memory(name: str, source: str) -> types.ModuleType:
     filename = f"<symgraph generated {name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    module = types.ModuleType(name)
-    module.__file__ = filename
-    exec(compile(source, filename, "exec"), module.__dict__)
-    return module
+    return _run(name, filename, source)
 
 
 def load(graph: Graph, source: str) -> tuple[types.ModuleType, str | None, str]:

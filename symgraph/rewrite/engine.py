@@ -184,8 +184,8 @@ class _Rewriter:
     def apply_rules(self, node: Node) -> Node | None:
         if node.is_leaf:
             return None
+        since = newest_serial()
         for label, fn in self.rules.rules_for(type(node.op)):
-            since = newest_serial()
             replacement = fn(node)
             if replacement is not None and replacement is not node:
                 check_replacement(label, node, replacement)
